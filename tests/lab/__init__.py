@@ -2,5 +2,6 @@
 from .config import LabConfig
 from .lab import Lab
 from .process import LabError
+from .seed import NovaSeed, PlacementSeed
 
-__all__ = ["Lab", "LabConfig", "LabError"]
+__all__ = ["Lab", "LabConfig", "LabError", "NovaSeed", "PlacementSeed"]

@@ -42,6 +42,10 @@ class LabConfig:
         return cls(state_dir=state_dir, port_base=port_base,
                    venv_bin=pathlib.Path(sys.executable).parent)
 
+    @property
+    def repo_root(self):
+        return REPO_ROOT
+
     def port(self, name):
         return self.port_base + PORT_OFFSETS[name]
 

@@ -47,17 +47,22 @@ class Lab:
     def pids(self):
         return self._state()["pids"]
 
-    def dead(self):
-        return sorted(name for name, pid in self.pids.items() if not process.alive(pid))
+    def dead(self, conductors=True):
+        return sorted(name for name, pid in self.pids.items()
+                      if not process.alive(pid) and (conductors or not name.startswith("nova-conductor")))
 
     def is_up(self):
-        pids = self.pids
-        return bool(pids) and not self.dead() and self.baseline.exists()
+        """The services are up; a conductor a test stopped on purpose does not count against it."""
+        return bool(self.pids) and not self.dead(conductors=False) and self.baseline.exists()
 
     # --- up / down -----------------------------------------------------------
     def up(self, log=print):
         """Start everything; a lab that is already fully up is left as it is."""
         if self.is_up():
+            for host in CONTROLLERS:
+                if f"nova-conductor-{host}" in self.dead():
+                    log(f"restarting nova-conductor on {host}")
+                    self.start_conductor(host)
             log(f"lab already up in {self.cfg.state_dir}")
             return False
         if any(process.alive(pid) for pid in self.pids.values()):
@@ -137,6 +142,11 @@ class Lab:
 
     def stop_conductor(self, host):
         return process.stop(self.pids[f"nova-conductor-{host}"])
+
+    def wait_consumers(self, queue, count, timeout=30):
+        """The management API's consumer counts trail a process exit by a moment."""
+        process.wait_until(lambda: self.queue_consumers(queue) == count, timeout,
+                           f"{count} consumer(s) on queue {queue}")
 
     def queue_consumers(self, queue, vhost="/"):
         try:

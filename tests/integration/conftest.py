@@ -1,0 +1,41 @@
+"""Fixtures over the service lab: one lab per session (or the one `make lab-up` left running)."""
+import pytest
+
+from tests.lab import Lab, NovaSeed, PlacementSeed
+from tests.lab import process
+from tests.lab.config import CONTROLLERS
+
+
+@pytest.fixture(scope="session")
+def lab():
+    lab = Lab()
+    owned = not lab.is_up()
+    if owned:
+        lab.up()
+    yield lab
+    if owned:
+        pids = dict(lab.pids)
+        lab.down()
+        alive = [name for name, pid in pids.items() if process.alive(pid)]
+        listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
+        assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
+
+
+@pytest.fixture
+def clean_lab(lab):
+    """The lab as right after `up`: databases restored, every conductor running."""
+    lab.reset()
+    for host in CONTROLLERS:
+        if not process.alive(lab.pids[f"nova-conductor-{host}"]):
+            lab.start_conductor(host)
+    return lab
+
+
+@pytest.fixture
+def placement_seed(clean_lab):
+    return PlacementSeed(clean_lab)
+
+
+@pytest.fixture
+def nova_seed(clean_lab):
+    return NovaSeed(clean_lab)
