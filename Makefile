@@ -1,0 +1,54 @@
+# openstack_ops.runbooks — every entry point a person or CI needs. See README.md.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
+
+.PHONY: test deps sanity lint unit integration bench build lab-up lab-down lab-status lab-reset clean
+
+## test: install what is needed, then sanity, lint, unit and integration tests, in that order
+test: deps sanity lint unit integration
+
+deps:
+	@bash tests/bootstrap.sh
+
+sanity: deps
+	@echo "== ansible-test sanity"
+	@VENV=$(CURDIR)/$(VENV) bash tests/sanity/run.sh
+
+lint: deps
+	@echo "== ansible-lint (production profile)"
+	@$(BIN)/ansible-lint --offline --profile production
+
+unit: deps
+	@echo "== unit tests"
+	@VENV=$(CURDIR)/$(VENV) bash tests/unit/run.sh
+
+integration: deps
+	@echo "== integration tests against the service lab"
+	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v
+
+## bench: side-by-side benchmarks against the peer tools, written to benchmarks/results.json
+bench: deps
+	@$(BIN)/python -m benchmarks
+
+build: deps
+	@mkdir -p .build/dist
+	@$(BIN)/ansible-galaxy collection build --force --output-path .build/dist .
+
+lab-up: deps
+	@$(BIN)/python -m tests.lab up
+
+lab-down:
+	@$(BIN)/python -m tests.lab down
+
+lab-status:
+	@$(BIN)/python -m tests.lab status
+
+lab-reset:
+	@$(BIN)/python -m tests.lab reset
+
+clean: lab-down
+	rm -rf .build
