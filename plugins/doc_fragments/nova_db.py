@@ -1,0 +1,73 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+
+class ModuleDocFragment:
+
+    # The options of plugins/module_utils/nova_db.py ARGUMENT_SPEC, named as in community.mysql.
+    DOCUMENTATION = r'''
+options:
+  ca_cert:
+    description:
+      - A file of CA certificates; when set, the connection to the nova_api database uses TLS verified against it.
+    type: path
+    aliases: [ssl_ca]
+  client_cert:
+    description:
+      - A client certificate file for TLS connections to the nova_api database.
+    type: path
+    aliases: [ssl_cert]
+  client_key:
+    description:
+      - The private key file of O(client_cert).
+    type: path
+    aliases: [ssl_key]
+  config_file:
+    description:
+      - A MySQL option file. Its C([client]) section supplies C(user), C(password), C(socket) and C(ssl-*)
+        settings that the options leave unset; O(login_host) and O(login_port) always come from the options.
+      - Ignored when the file does not exist.
+    type: path
+    default: ~/.my.cnf
+  connect_timeout:
+    description:
+      - How long, in seconds, to wait for a database connection.
+    type: int
+    default: 30
+  login_db:
+    description:
+      - The name of the nova_api database.
+      - Cell databases are reached through the C(cell_mappings) table of this database.
+    type: str
+    default: nova_api
+  login_host:
+    description:
+      - The host of the nova_api database.
+    type: str
+    default: localhost
+  login_password:
+    description:
+      - The password of O(login_user).
+    type: str
+  login_port:
+    description:
+      - The TCP port of the nova_api database.
+    type: int
+    default: 3306
+  login_unix_socket:
+    description:
+      - A Unix socket to connect through instead of O(login_host) and O(login_port).
+    type: str
+  login_user:
+    description:
+      - The database user. Reading is all the modules do, so a user with C(SELECT) privileges is enough.
+      - Unset means the user from O(config_file), else the name of the user running the module.
+    type: str
+requirements:
+  - python >= 3.10
+  - PyMySQL
+notes:
+  - Options given to the module take precedence over O(config_file), as with community.mysql.
+  - The modules only read; their database sessions never commit.
+'''

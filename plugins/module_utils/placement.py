@@ -1,0 +1,141 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""OpenStack options, an openstacksdk connection, and raw Placement calls.
+
+Placement is called through the SDK's placement proxy (a keystoneauth Adapter)
+with an explicit microversion per call, so behaviour does not depend on which
+Placement resources the installed openstacksdk happens to model.
+"""
+
+import traceback
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, OpsError
+
+try:
+    import openstack as sdk
+    from keystoneauth1 import exceptions as ksa_exceptions
+except ImportError:
+    sdk = None
+    IMPORT_ERROR = traceback.format_exc()
+    ERRORS = ()
+else:
+    IMPORT_ERROR = None
+    ERRORS = (sdk.exceptions.SDKException, ksa_exceptions.ClientException)
+
+REQUIRED_LIBRARY = 'openstacksdk'
+ERROR_LABEL = 'OpenStack request failed'
+
+ARGUMENT_SPEC = dict(
+    cloud=dict(type='raw'),
+    auth=dict(type='dict', no_log=True),
+    auth_type=dict(type='str'),
+    region_name=dict(type='str'),
+    interface=dict(type='str', choices=['public', 'internal', 'admin'], aliases=['endpoint_type']),
+    validate_certs=dict(type='bool', aliases=['verify']),
+    ca_cert=dict(type='path', aliases=['cacert']),
+    client_cert=dict(type='path', aliases=['cert']),
+    client_key=dict(type='path', aliases=['key'], no_log=False),
+    api_timeout=dict(type='int'),
+)
+
+# Module option name -> openstack.connect() keyword.
+_SDK_KEYWORDS = dict(
+    auth='auth',
+    auth_type='auth_type',
+    region_name='region_name',
+    interface='interface',
+    validate_certs='verify',
+    ca_cert='cacert',
+    client_cert='cert',
+    client_key='key',
+    api_timeout='api_timeout',
+)
+
+CONCURRENT_UPDATE = 'placement.concurrent_update'
+
+
+def connect(params):
+    """Return a PlacementClient for the cloud the openstack options describe.
+
+    Options left unset fall through to clouds.yaml and OS_* variables.
+    ``cloud`` may name a clouds.yaml entry or be a dict of cloud settings.
+    """
+    settings = {keyword: params[option] for option, keyword in _SDK_KEYWORDS.items()
+                if params[option] is not None}
+    cloud = params['cloud']
+    if isinstance(cloud, dict):
+        return PlacementClient(sdk.connect(**dict(cloud, **settings)))
+    return PlacementClient(sdk.connect(cloud=cloud, **settings))
+
+
+class PlacementClient:
+    """JSON calls to the Placement API, each at an explicit microversion."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def get(self, path, microversion, params=None):
+        return self._request('GET', path, microversion, params=params)
+
+    def put(self, path, body, microversion):
+        return self._request('PUT', path, microversion, json=body)
+
+    def post(self, path, body, microversion):
+        return self._request('POST', path, microversion, json=body)
+
+    def delete(self, path, microversion):
+        return self._request('DELETE', path, microversion)
+
+    def close(self):
+        self.conn.close()
+
+    def _request(self, method, path, microversion, **kwargs):
+        response = self.conn.placement.request(
+            path, method, microversion=microversion, raise_exc=False, **kwargs)
+        if response.status_code >= 400:
+            raise ApiError(
+                f'Placement {method} {path} failed with HTTP {response.status_code}: {_error_detail(response)}',
+                status=response.status_code,
+                body=response.text,
+                codes=_error_codes(response),
+            )
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as error:
+            raise OpsError(f'Placement {method} {path} returned a body that is not JSON',
+                           status=response.status_code, body=response.text) from error
+
+
+def retry_on_conflict(attempt, retries=3):
+    """Call attempt() until it succeeds, retrying only Placement generation conflicts.
+
+    attempt must re-read the generations it writes on every call; a conflict
+    means another writer got there first, so the next call plans again from
+    fresh state. Other 409s (for example not enough capacity) are not retried.
+    """
+    for remaining in range(retries, -1, -1):
+        try:
+            return attempt()
+        except ApiError as error:
+            if remaining and CONCURRENT_UPDATE in error.details.get('codes', ()):
+                continue
+            raise
+
+
+def _errors(response):
+    try:
+        return response.json().get('errors') or []
+    except (ValueError, AttributeError):
+        return []
+
+
+def _error_codes(response):
+    return [error['code'] for error in _errors(response) if 'code' in error]
+
+
+def _error_detail(response):
+    details = [error.get('detail') or error.get('title', '') for error in _errors(response)]
+    return '; '.join(detail for detail in details if detail) or response.text.strip() or response.reason
