@@ -1,0 +1,65 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fixtures shared by the unit tests: running a module, faking the RabbitMQ API."""
+
+import io
+import json
+from urllib.error import HTTPError
+
+import pytest
+
+from ansible.module_utils._internal import _traceback
+from ansible.module_utils.testing import patch_module_args
+
+
+@pytest.fixture
+def run_module(capsys, monkeypatch):
+    """Call a module entry point with the given arguments.
+
+    Returns the exit code and the parsed JSON result. Tracebacks are enabled so
+    tests can check what the ``exception`` field of a failure reveals.
+    """
+    monkeypatch.setattr(_traceback, '_module_tracebacks_enabled_events', frozenset([_traceback.TracebackEvent.ERROR]))
+
+    def run(entry_point, args):
+        with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+            entry_point()
+        return exit_info.value.code, json.loads(capsys.readouterr().out)
+
+    return run
+
+
+class FakeSession:
+    """Stands in for ansible.module_utils.urls.Request: answers from a table of URLs.
+
+    responses maps (method, URL) to a JSON-serialisable body, to bytes sent
+    as they are, to None for an empty body, or to an exception to raise.
+    """
+
+    def __init__(self, responses):
+        self.responses = responses
+        self.calls = []
+
+    def open(self, method, url):
+        self.calls.append((method, url))
+        response = self.responses[(method, url)]
+        if isinstance(response, Exception):
+            raise response
+        if response is None:
+            return io.BytesIO(b'')
+        return io.BytesIO(response if isinstance(response, bytes) else json.dumps(response).encode())
+
+
+def http_error(url, status, body):
+    return HTTPError(url, status, 'error', {}, io.BytesIO(json.dumps(body).encode()))
+
+
+@pytest.fixture
+def fake_session():
+    return FakeSession
+
+
+@pytest.fixture
+def make_http_error():
+    return http_error

@@ -1,0 +1,257 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import json
+from urllib.error import URLError
+
+import openstack
+import pymysql
+import pytest
+from keystoneauth1 import exceptions as ksa_exceptions
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import base, nova_db, placement, rabbitmq
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import (
+    ApiError,
+    BackendUnavailable,
+    OpsError,
+    UnsafeToProceed,
+)
+
+RABBITMQ_LOGIN = dict(login_user='monitor', login_password='s3cret')
+
+
+def module_class(run, families=('nova_db',), argument_spec=None):
+    return type('Probe', (base.OpsModule,), dict(
+        argument_spec=argument_spec or {},
+        module_kwargs=dict(supports_check_mode=True),
+        option_families=families,
+        run=run,
+    ))
+
+
+def main(run, **kwargs):
+    """The two-line main() of a module whose run() is the given function."""
+    return lambda: module_class(run, **kwargs)()()
+
+
+class FakeClient:
+    def __init__(self):
+        self.closed = 0
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Replace nova_db.connect; the list it returns holds every client it made."""
+    clients = []
+
+    def connect(params):
+        clients.append(FakeClient())
+        return clients[-1]
+
+    monkeypatch.setattr(nova_db, 'connect', connect)
+    return clients
+
+
+def test_full_argument_spec_adds_each_family_to_the_module_options():
+    probe = module_class(None, families=('openstack',), argument_spec=dict(limit=dict(type='int')))
+
+    spec = probe.full_argument_spec()
+
+    assert set(spec) == {'limit'} | set(placement.ARGUMENT_SPEC)
+    assert spec['auth'] == dict(type='dict', no_log=True)
+    spec['auth']['no_log'] = False
+    assert placement.ARGUMENT_SPEC['auth']['no_log'] is True
+
+
+def test_families_that_share_option_names_cannot_be_combined():
+    probe = module_class(None, families=('nova_db', 'rabbitmq'))
+
+    with pytest.raises(ValueError) as raised:
+        probe.full_argument_spec()
+
+    assert str(raised.value) == ("Probe: the 'rabbitmq' option family redefines ['ca_cert', 'client_cert', "
+                                 "'client_key', 'login_host', 'login_password', 'login_port', 'login_user']")
+
+
+def test_a_module_option_may_not_take_the_alias_of_a_family_option():
+    probe = module_class(None, families=('rabbitmq',), argument_spec=dict(cacert=dict(type='path')))
+
+    with pytest.raises(ValueError, match=r"redefines \['cacert'\]$"):
+        probe.full_argument_spec()
+
+
+def test_the_ansible_module_class_can_be_injected():
+    class FakeAnsibleModule:
+        def __init__(self, argument_spec, **kwargs):
+            self.argument_spec, self.kwargs = argument_spec, kwargs
+            self.params, self.check_mode, self._diff = {'x': 1}, True, False
+
+        def warn(self, warning):
+            self.warned = warning
+
+    module = module_class(None, families=(), argument_spec=dict(x=dict(type='int')))(module_class=FakeAnsibleModule)
+    module.warn('careful')
+
+    assert module.module.argument_spec == dict(x=dict(type='int'))
+    assert module.module.kwargs == dict(supports_check_mode=True)
+    assert (module.params, module.check_mode, module.diff_mode) == ({'x': 1}, True, False)
+    assert module.module.warned == 'careful'
+
+
+def test_run_result_is_the_module_result(run_module):
+    runs = []
+
+    def run(self):
+        runs.append(self)
+        return dict(changed=True, rows=[1, 2])
+
+    rc, result = run_module(main(run), {})
+
+    assert (rc, result['changed'], result['rows']) == (0, True, [1, 2])
+    assert len(runs) == 1
+
+
+def test_check_and_diff_mode_are_exposed(run_module):
+    def run(self):
+        return dict(changed=False, modes=[self.check_mode, self.diff_mode])
+
+    _rc, result = run_module(main(run), {'_ansible_check_mode': True, '_ansible_diff': True})
+
+    assert result['modes'] == [True, True]
+
+
+def test_a_connection_is_made_on_first_use_only_and_closed_at_the_end(run_module, connects):
+    def run(self):
+        assert self.nova_db is self.nova_db
+        return dict(changed=False)
+
+    rc, _result = run_module(main(run), {})
+
+    assert rc == 0
+    assert [client.closed for client in connects] == [1]
+
+
+def test_no_connection_is_made_when_the_module_does_not_use_it(run_module, connects):
+    rc, _result = run_module(main(lambda self: dict(changed=False)), {})
+
+    assert rc == 0
+    assert not connects
+
+
+def test_an_assigned_client_replaces_the_connection(run_module, connects):
+    fake = FakeClient()
+
+    def run(self):
+        return dict(changed=False, same=self.nova_db is fake)
+
+    def entry_point():
+        module = module_class(run)()
+        module.nova_db = fake
+        module()
+
+    _rc, result = run_module(entry_point, {})
+
+    assert result['same'] is True
+    assert fake.closed == 1
+    assert not connects
+
+
+def test_using_an_undeclared_family_is_a_programming_error(run_module):
+    def run(self):
+        return dict(changed=False, client=self.rabbitmq)
+
+    with pytest.raises(TypeError, match="Probe does not declare the 'rabbitmq' option family"):
+        run_module(main(run), {})
+
+
+def test_unexpected_exceptions_propagate_after_connections_are_closed(run_module, connects):
+    def run(self):
+        return dict(changed=False, value=self.nova_db.missing_attribute)
+
+    with pytest.raises(AttributeError):
+        run_module(main(run), {})
+
+    assert [client.closed for client in connects] == [1]
+
+
+@pytest.mark.parametrize('error, msg, details', [
+    (OpsError('Cell cell1 at mysql+pymysql://nova:urlpass@db/nova_cell1 is down',
+              url='mysql+pymysql://nova:urlpass@db/nova_cell1'),
+     'Cell cell1 at mysql+pymysql://nova:********@db/nova_cell1 is down',
+     {'url': 'mysql+pymysql://nova:********@db/nova_cell1'}),
+    (UnsafeToProceed('Instance abc is still building', instance='abc'),
+     'Instance abc is still building', {'instance': 'abc'}),
+    (BackendUnavailable('Cannot reach rabbit://guest:urlpass@ctl1:5672/', url='rabbit://guest:urlpass@ctl1:5672/'),
+     'Cannot reach rabbit://guest:********@ctl1:5672/', {'url': 'rabbit://guest:********@ctl1:5672/'}),
+    (ApiError('Placement PUT /allocations/x failed with HTTP 409: conflict', status=409, body='{}'),
+     'Placement PUT /allocations/x failed with HTTP 409: conflict', {'status': 409, 'body': '{}'}),
+    (openstack.exceptions.SDKException('Cloud lab was not found.'),
+     'OpenStack request failed: Cloud lab was not found.', {'error_type': 'SDKException'}),
+    (ksa_exceptions.ConnectFailure('Unable to establish connection to http://admin:urlpass@ctl1:8778/'),
+     'OpenStack request failed: Unable to establish connection to http://admin:********@ctl1:8778/',
+     {'error_type': 'ConnectFailure'}),
+    (pymysql.err.ProgrammingError(1146, "Table 'nova_api.cell_mapping' doesn't exist"),
+     "Database query failed: (1146, \"Table 'nova_api.cell_mapping' doesn't exist\")",
+     {'error_type': 'ProgrammingError'}),
+])
+def test_every_handled_error_ends_in_one_masked_failure(run_module, connects, error, msg, details):
+    def run(self):
+        assert self.nova_db
+        raise error
+
+    rc, result = run_module(main(run, argument_spec=dict(token=dict(type='str', no_log=True))),
+                            {'login_password': 's3cret', 'token': 'tok3n'})
+
+    assert rc == 1
+    assert result['failed'] is True
+    assert result['msg'] == msg
+    assert result['details'] == details
+    assert type(error).__name__ in result['exception']
+    output = json.dumps(result)
+    assert [secret for secret in ('urlpass', 's3cret', 'tok3n') if secret in output] == []
+    assert [client.closed for client in connects] == [1]
+
+
+def test_a_secret_a_module_option_holds_is_masked_wherever_it_appears(run_module):
+    def run(self):
+        raise OpsError(f"login {self.params['login_password']} refused", tried=self.params['login_password'])
+
+    _rc, result = run_module(main(run), {'login_password': 's3cret'})
+
+    assert 's3cret' not in json.dumps(result)
+    assert result['msg'] == 'login ******** refused'
+
+
+def test_an_unreachable_rabbitmq_api_fails_the_module(run_module, monkeypatch, fake_session):
+    def connect(params):
+        url = f"http://{params['login_host']}:{params['login_port']}/api/overview"
+        refused = URLError(ConnectionRefusedError(111, 'Connection refused'))
+        return rabbitmq.RabbitMQClient(f"http://{params['login_host']}:{params['login_port']}",
+                                       fake_session({('GET', url): refused}))
+    monkeypatch.setattr(rabbitmq, 'connect', connect)
+
+    def run(self):
+        return dict(changed=False, overview=self.rabbitmq.overview())
+
+    rc, result = run_module(main(run, families=('rabbitmq',)), dict(RABBITMQ_LOGIN, login_host='ctl1'))
+
+    assert rc == 1
+    assert result['msg'] == ('Cannot reach the RabbitMQ management API at http://ctl1:15672: '
+                             '[Errno 111] Connection refused')
+    assert result['details'] == {'url': 'http://ctl1:15672'}
+
+
+def test_a_missing_library_is_named_before_anything_runs(run_module, monkeypatch):
+    monkeypatch.setattr(nova_db, 'IMPORT_ERROR', "ModuleNotFoundError: No module named 'pymysql'")
+    runs = []
+
+    rc, result = run_module(main(lambda self: runs.append(self)), {})
+
+    assert rc == 1
+    assert result['msg'].startswith('Failed to import the required Python library (PyMySQL)')
+    assert "No module named 'pymysql'" in result['exception']
+    assert not runs
