@@ -31,8 +31,10 @@ def module_class(run, families=('nova_db',), argument_spec=None):
 
 
 def main(run, **kwargs):
-    """The two-line main() of a module whose run() is the given function."""
-    return lambda: module_class(run, **kwargs)()()
+    """The main() of a module whose run() is the given function."""
+    def entry_point():
+        module_class(run, **kwargs)()()
+    return entry_point
 
 
 class FakeClient:
@@ -249,7 +251,10 @@ def test_a_missing_library_is_named_before_anything_runs(run_module, monkeypatch
     monkeypatch.setattr(nova_db, 'IMPORT_ERROR', "ModuleNotFoundError: No module named 'pymysql'")
     runs = []
 
-    rc, result = run_module(main(lambda self: runs.append(self)), {})
+    def run(self):
+        runs.append(self)
+
+    rc, result = run_module(main(run), {})
 
     assert rc == 1
     assert result['msg'].startswith('Failed to import the required Python library (PyMySQL)')

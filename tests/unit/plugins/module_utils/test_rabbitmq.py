@@ -51,8 +51,8 @@ def test_purge_queue_encodes_every_reserved_character(fake_session):
 
 
 def test_overview(fake_session):
-    session = fake_session({('GET', f'{BASE}/api/overview'): {'cluster_name': 'rabbit@ctl1',
-                                                             'rabbitmq_version': '3.10.8'}})
+    overview = {'cluster_name': 'rabbit@ctl1', 'rabbitmq_version': '3.10.8'}
+    session = fake_session({('GET', f'{BASE}/api/overview'): overview})
 
     assert rabbitmq.RabbitMQClient(BASE, session).overview()['cluster_name'] == 'rabbit@ctl1'
 

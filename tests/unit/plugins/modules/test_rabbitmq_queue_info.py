@@ -112,8 +112,8 @@ def test_an_invalid_regular_expression_fails_with_its_option(run_module, broker)
 
 def test_other_api_errors_fail_the_module_without_the_password(run_module, monkeypatch, fake_session, make_http_error):
     url = f'{BASE}/api/queues{COLUMNS}'
-    session = fake_session({('GET', url): make_http_error(url, 401, {'error': 'not_authorized',
-                                                                       'reason': 'Login failed'})})
+    refused = make_http_error(url, 401, {'error': 'not_authorized', 'reason': 'Login failed'})
+    session = fake_session({('GET', url): refused})
     monkeypatch.setattr(rabbitmq, 'connect', lambda params: rabbitmq.RabbitMQClient(BASE, session))
 
     rc, result = run_module(rabbitmq_queue_info.main, LOGIN)
