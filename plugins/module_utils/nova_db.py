@@ -109,7 +109,7 @@ def parse_db_url(url, override=None):
 
     kwargs = {}
     for group, keyword in (('username', 'user'), ('password', 'password'), ('database', 'database')):
-        if parts[group]:
+        if parts[group] is not None:
             kwargs[keyword] = unquote(parts[group])
     host = parts['ipv4host'] or parts['ipv6host']
     if host:

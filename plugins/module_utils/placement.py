@@ -65,7 +65,11 @@ def connect(params):
                 if params[option] is not None}
     cloud = params['cloud']
     if isinstance(cloud, dict):
-        return PlacementClient(sdk.connect(**dict(cloud, **settings)))
+        # The precedence openstacksdk gives a named cloud: options win, auth settings merge.
+        merged = dict(cloud, **settings)
+        if isinstance(cloud.get('auth'), dict) and 'auth' in settings:
+            merged['auth'] = dict(cloud['auth'], **settings['auth'])
+        return PlacementClient(sdk.connect(**merged))
     return PlacementClient(sdk.connect(cloud=cloud, **settings))
 
 
@@ -137,5 +141,5 @@ def _error_codes(response):
 
 
 def _error_detail(response):
-    details = [error.get('detail') or error.get('title', '') for error in _errors(response)]
+    details = [' '.join((error.get('detail') or error.get('title', '')).split()) for error in _errors(response)]
     return '; '.join(detail for detail in details if detail) or response.text.strip() or response.reason

@@ -6,7 +6,7 @@
 import json
 from http.client import HTTPException
 from urllib.error import HTTPError
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from ansible.module_utils.urls import Request
 
@@ -84,7 +84,7 @@ class RabbitMQClient:
         statistics for a queue yet (just declared, or stats disabled).
         """
         path = '/api/queues' if vhost is None else f'/api/queues/{_segment(vhost)}'
-        items = self._call('GET', f"{path}?columns={','.join(_QUEUE_COLUMNS)}")
+        items = self._call('GET', path, query={'columns': ','.join(_QUEUE_COLUMNS)})
         return [_queue(item) for item in items]
 
     def purge_queue(self, vhost, name):
@@ -94,9 +94,12 @@ class RabbitMQClient:
     def close(self):
         """Nothing to release: urllib closes each connection after its response."""
 
-    def _call(self, method, path):
+    def _call(self, method, path, query=None):
+        url = self.base_url + path
+        if query:
+            url += '?' + urlencode(query, safe=',')
         try:
-            response = self.session.open(method, self.base_url + path)
+            response = self.session.open(method, url)
             payload = response.read()
         except HTTPError as error:
             text = error.read().decode(errors='replace')

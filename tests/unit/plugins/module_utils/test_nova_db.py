@@ -37,6 +37,7 @@ def login_params(**overrides):
     # SQLAlchemy lets an unencoded '/' or ':' sit in the password.
     ('mysql+pymysql://nova:pa/ss:word@db/nova', dict(user='nova', password='pa/ss:word', host='db', database='nova')),
     ('mysql+pymysql://nova@db/nova', dict(user='nova', host='db', database='nova')),
+    ('mysql+pymysql://nova:@db/nova', dict(user='nova', password='', host='db', database='nova')),
 ])
 def test_parse_db_url(url, expected):
     assert nova_db.parse_db_url(url) == expected

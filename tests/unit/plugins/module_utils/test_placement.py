@@ -71,14 +71,16 @@ def test_each_call_sends_its_microversion_and_never_lets_keystoneauth_raise():
 
 
 def test_http_errors_carry_status_body_and_placement_error_codes():
-    client, _adapter = client_for(conflict('placement.concurrent_update', 'consumer generation conflict'))
+    client, _adapter = client_for(conflict('placement.concurrent_update',
+                                           'There was a conflict.\n\n consumer generation conflict  '))
 
     with pytest.raises(ApiError) as raised:
         client.put('/allocations/c1', {}, '1.38')
 
     error = raised.value
     assert error.status == 409
-    assert error.msg == 'Placement PUT /allocations/c1 failed with HTTP 409: consumer generation conflict'
+    assert error.msg == ('Placement PUT /allocations/c1 failed with HTTP 409: '
+                         'There was a conflict. consumer generation conflict')
     assert error.details['codes'] == ['placement.concurrent_update']
     assert json.loads(error.details['body'])['errors'][0]['code'] == 'placement.concurrent_update'
 
@@ -166,10 +168,11 @@ def test_connect_merges_the_options_over_a_cloud_dict(monkeypatch):
     cloud = dict(auth_type='admin_token', auth=dict(endpoint='http://127.0.0.1:8778', token='admin'),
                  region_name='RegionOne')
 
-    placement.connect(openstack_params(cloud=cloud, region_name='RegionTwo'))
+    placement.connect(openstack_params(cloud=cloud, region_name='RegionTwo', auth=dict(token='other')))
 
-    assert seen == [dict(auth_type='admin_token', auth=dict(endpoint='http://127.0.0.1:8778', token='admin'),
+    assert seen == [dict(auth_type='admin_token', auth=dict(endpoint='http://127.0.0.1:8778', token='other'),
                          region_name='RegionTwo')]
+    assert cloud['auth']['token'] == 'admin'
 
 
 def test_connect_reaches_the_endpoint_of_an_admin_token_cloud(tmp_path, monkeypatch):

@@ -66,7 +66,7 @@ def test_http_errors_become_api_errors_with_status_and_body(fake_session, make_h
         rabbitmq.RabbitMQClient(BASE, session).list_queues('nope')
 
     assert raised.value.status == 404
-    assert raised.value.msg == f'RabbitMQ GET /api/queues/nope{COLUMNS} failed with HTTP 404: Not Found'
+    assert raised.value.msg == 'RabbitMQ GET /api/queues/nope failed with HTTP 404: Not Found'
     assert raised.value.details['body'] == '{"error": "Object Not Found", "reason": "Not Found"}'
 
 

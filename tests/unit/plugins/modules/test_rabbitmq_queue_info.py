@@ -119,7 +119,7 @@ def test_other_api_errors_fail_the_module_without_the_password(run_module, monke
     rc, result = run_module(rabbitmq_queue_info.main, LOGIN)
 
     assert rc == 1
-    assert result['msg'] == f'RabbitMQ GET /api/queues{COLUMNS} failed with HTTP 401: Login failed'
+    assert result['msg'] == 'RabbitMQ GET /api/queues failed with HTTP 401: Login failed'
     assert result['details']['status'] == 401
     assert 's3cret' not in json.dumps(result)
 
