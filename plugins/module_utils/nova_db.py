@@ -51,12 +51,9 @@ _SQLALCHEMY_URL = re.compile(r'''
 # nova fills these from its own [database] connection (nova.objects.cell_mapping).
 _TEMPLATE_FIELD = re.compile(r'\{\w+\}')
 
-_QUERY_KEYWORDS = dict(
-    charset='charset',
-    unix_socket='unix_socket',
-    read_default_file='read_default_file',
-    read_default_group='read_default_group',
-)
+# URL query parameters PyMySQL takes as keywords of the same name; others (such as
+# oslo.db's plugin=dbcounter) mean nothing to a plain connection and are ignored.
+_QUERY_KEYWORDS = ('charset', 'unix_socket', 'read_default_file', 'read_default_group')
 _QUERY_SSL_KEYS = dict(ssl_ca='ca', ssl_cert='cert', ssl_key='key')
 
 # Client error codes meaning the server was never reached or went away.
@@ -96,8 +93,7 @@ def parse_db_url(url, override=None):
     """
     if _TEMPLATE_FIELD.search(url):
         raise OpsError(f'Templated database URLs are not supported: {mask_url(url)}',
-                       hint='nova fills {...} fields from its own configuration; '
-                            'give the real values through an override')
+                       hint='nova fills the {...} fields from its own nova.conf, which is not read here')
     match = _SQLALCHEMY_URL.match(url)
     if not match:
         # Not echoed: without URL syntax a password in it cannot be told apart.
@@ -123,7 +119,7 @@ def parse_db_url(url, override=None):
     ssl = {}
     for name, value in parse_qsl(parts['query'] or ''):
         if name in _QUERY_KEYWORDS:
-            kwargs[_QUERY_KEYWORDS[name]] = value
+            kwargs[name] = value
         elif name in _QUERY_SSL_KEYS:
             ssl[_QUERY_SSL_KEYS[name]] = value
     if ssl:

@@ -37,8 +37,7 @@ ARGUMENT_SPEC = dict(
 
 TIMEOUT = 30
 
-QUEUE_COUNTERS = ('messages', 'messages_ready', 'messages_unacknowledged', 'consumers')
-_QUEUE_COLUMNS = ('vhost', 'name', 'type', 'state') + QUEUE_COUNTERS
+_QUEUE_COLUMNS = ('vhost', 'name', 'type', 'state', 'messages', 'messages_ready', 'messages_unacknowledged', 'consumers')
 
 
 def connect(params):
@@ -99,8 +98,8 @@ class RabbitMQClient:
         if query:
             url += '?' + urlencode(query, safe=',')
         try:
-            response = self.session.open(method, url)
-            payload = response.read()
+            with self.session.open(method, url) as response:
+                payload = response.read()
         except HTTPError as error:
             text = error.read().decode(errors='replace')
             raise ApiError(f'RabbitMQ {method} {path} failed with HTTP {error.code}: {_reason(text)}',
