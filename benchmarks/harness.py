@@ -9,7 +9,7 @@ RESULTS = pathlib.Path(__file__).with_name("results.json")
 
 def median_seconds(action, runs):
     samples = []
-    for _ in range(runs):
+    for _run in range(runs):
         started = time.perf_counter()
         action()
         samples.append(time.perf_counter() - started)

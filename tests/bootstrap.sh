@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mariadb-server mariadb-client rabbitmq-server haproxy git python3-venv)
+APT_PACKAGES=(mariadb-server mariadb-client rabbitmq-server haproxy git python3-venv shellcheck)
 VENV=${VENV:-.venv}
 
 missing=()

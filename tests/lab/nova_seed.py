@@ -140,7 +140,7 @@ ORDER = (("services", "service"), ("compute_nodes", "compute_node"), ("host_mapp
 def main():
     _setup(sys.argv[1])
     spec = json.load(sys.stdin)
-    unknown = set(spec) - {key for key, _ in ORDER}
+    unknown = set(spec) - {key for key, _method in ORDER}
     if unknown:
         raise SystemExit(f"nova_seed: unknown spec keys {sorted(unknown)}")
     seeder = Seeder()

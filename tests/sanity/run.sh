@@ -9,7 +9,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 venv=${VENV:-$repo/.venv}
-root=$repo/.build/sanity
+root=${SANITY_ROOT:-$repo/.build/sanity}   # a separate root lets two sanity runs go at once
 collection=$root/ansible_collections/openstack_ops/runbooks
 
 # Copy what git would commit: tracked and untracked-but-not-ignored files.
@@ -38,4 +38,4 @@ if [[ ! -e $get_pip ]] && ! curl --silent --head --fail --max-time 10 "$get_pip_
 fi
 
 cd "$collection"
-PATH=$venv/bin:$PATH exec ansible-test sanity --venv --python 3.11 --color no
+PATH=$venv/bin:$PATH exec ansible-test sanity --venv --python 3.11 --color no "$@"
