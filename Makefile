@@ -32,7 +32,7 @@ integration: deps
 
 ## bench: side-by-side benchmarks against the peer tools, written to benchmarks/results.json
 bench: deps
-	@$(BIN)/python -m benchmarks
+	@$(BIN)/python -m benchmarks $(BENCH)
 
 build: deps
 	@mkdir -p .build/dist

@@ -1,4 +1,8 @@
-"""`make bench`: run every benchmark on the service lab and write benchmarks/results.json."""
+"""`make bench [BENCH=name]`: run the benchmarks (every benchmarks/bench_*.py) on the service lab.
+
+Each module has run(lab) -> list of records; the records go to benchmarks/results.json.
+"""
+import importlib
 import json
 import pathlib
 import sys
@@ -6,18 +10,25 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / ".build" / "collections"))
 
 # pylint: disable=wrong-import-position
-from benchmarks import bench_queue_listing, harness
+from benchmarks import harness
 from tests.lab import Lab
 
-BENCHMARKS = (bench_queue_listing,)
+
+def benchmarks(selected):
+    names = sorted(path.stem for path in pathlib.Path(__file__).parent.glob("bench_*.py"))
+    unknown = set(selected) - set(names)
+    if unknown:
+        raise SystemExit(f"unknown benchmark(s) {sorted(unknown)}; known: {names}")
+    return [importlib.import_module(f"benchmarks.{name}") for name in names if not selected or name in selected]
 
 
-def main():
+def main(selected):
     lab = Lab()
     owned = lab.up()
     try:
         records = []
-        for bench in BENCHMARKS:
+        for bench in benchmarks(selected):
+            print(f"benchmark {bench.__name__.split('.')[-1]}", flush=True)
             lab.reset()
             records.extend(bench.run(lab))
         harness.write(records)
@@ -30,4 +41,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
