@@ -71,3 +71,76 @@ notes:
   - Options given to the module take precedence over O(config_file), as with community.mysql.
   - The modules only read; their database sessions never commit.
 '''
+
+    # The same options as one dict option, nova_db, for modules that also take the OpenStack options
+    # (base.py nested_families): both families have ca_cert, client_cert and client_key.
+    NESTED = r'''
+options:
+  nova_db:
+    description:
+      - How to log in to the nova_api database. The cell databases are reached through its C(cell_mappings) table.
+      - The suboptions are named as in community.mysql.
+    type: dict
+    suboptions:
+      ca_cert:
+        description:
+          - A file of CA certificates; when set, the connection to the nova_api database uses TLS verified against it.
+        type: path
+        aliases: [ssl_ca]
+      client_cert:
+        description:
+          - A client certificate file for TLS connections to the nova_api database.
+        type: path
+        aliases: [ssl_cert]
+      client_key:
+        description:
+          - The private key file of O(nova_db.client_cert).
+        type: path
+        aliases: [ssl_key]
+      config_file:
+        description:
+          - A MySQL option file. Its C([client]) section supplies C(user), C(password), C(socket) and C(ssl-*)
+            settings that the suboptions leave unset; O(nova_db.login_host) and O(nova_db.login_port) always come
+            from the suboptions.
+          - Ignored when the file does not exist.
+        type: path
+        default: ~/.my.cnf
+      connect_timeout:
+        description:
+          - How long, in seconds, to wait for a database connection.
+        type: int
+        default: 30
+      login_db:
+        description:
+          - The name of the nova_api database.
+        type: str
+        default: nova_api
+      login_host:
+        description:
+          - The host of the nova_api database.
+        type: str
+        default: localhost
+      login_password:
+        description:
+          - The password of O(nova_db.login_user).
+        type: str
+      login_port:
+        description:
+          - The TCP port of the nova_api database.
+        type: int
+        default: 3306
+      login_unix_socket:
+        description:
+          - A Unix socket to connect through instead of O(nova_db.login_host) and O(nova_db.login_port).
+        type: str
+      login_user:
+        description:
+          - The database user. Reading is all the modules do, so a user with C(SELECT) privileges is enough.
+          - Unset means the user from O(nova_db.config_file), else the name of the user running the module.
+        type: str
+requirements:
+  - python >= 3.10
+  - PyMySQL
+notes:
+  - Nova's databases are only read; the database sessions never commit.
+'''

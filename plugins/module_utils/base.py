@@ -7,6 +7,11 @@ A module subclasses OpsModule, declares ``argument_spec`` (its own options),
 ``module_kwargs`` (extra AnsibleModule arguments such as supports_check_mode)
 and ``option_families`` (the shared option sets it takes), and implements
 ``run()`` returning the result dict. Its main() is ``MyModule()()``.
+
+A family listed in ``nested_families`` instead becomes one dict option named
+after the family, whose suboptions are the family's options; this lets a
+module take two families whose option names overlap (the OpenStack and the
+nova DB families both have ``ca_cert``).
 """
 
 import copy
@@ -53,6 +58,7 @@ class OpsModule:
     argument_spec = {}
     module_kwargs = {}
     option_families = ()
+    nested_families = ()
 
     placement = _Connection('openstack')
     nova_db = _Connection('nova_db')
@@ -65,7 +71,7 @@ class OpsModule:
         self.diff_mode = self.module._diff
         self.warn = self.module.warn
         self._connections = {}
-        for family in self.option_families:
+        for family in self.option_families + self.nested_families:
             backend = FAMILIES[family]
             if backend.IMPORT_ERROR:
                 self.module.fail_json(msg=missing_required_lib(backend.REQUIRED_LIBRARY),
@@ -85,6 +91,14 @@ class OpsModule:
             if clash:
                 raise ValueError(f"{cls.__name__}: the {family!r} option family redefines {sorted(clash)}")
             spec.update(copy.deepcopy(options))
+        for family in cls.nested_families:
+            if family in cls.option_families:
+                raise ValueError(f"{cls.__name__}: the {family!r} option family cannot be both top-level and nested")
+            if family in _names(spec):
+                raise ValueError(f"{cls.__name__}: the nested {family!r} option family redefines [{family!r}]")
+            # apply_defaults fills the suboption defaults even when the dict is left out.
+            spec[family] = dict(type='dict', options=copy.deepcopy(FAMILIES[family].ARGUMENT_SPEC),
+                                apply_defaults=True)
         return spec
 
     def run(self):
@@ -103,9 +117,13 @@ class OpsModule:
 
     def _connect(self, family):
         if family not in self._connections:
-            if family not in self.option_families:
+            if family in self.nested_families:
+                params = self.params[family]
+            elif family in self.option_families:
+                params = self.params
+            else:
                 raise TypeError(f"{type(self).__name__} does not declare the {family!r} option family")
-            self._connections[family] = FAMILIES[family].connect(self.params)
+            self._connections[family] = FAMILIES[family].connect(params)
         return self._connections[family]
 
     def _close_connections(self):

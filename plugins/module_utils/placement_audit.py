@@ -1,0 +1,332 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Read Placement's providers and allocations, read what Nova knows, classify every consumer.
+
+Placement is read with one call per provider (inventories and allocations), under
+bounded concurrency; Nova with a handful of queries per cell, never one per consumer.
+"""
+
+import concurrent.futures
+import math
+from urllib.parse import quote
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url
+
+# Yoga and later: consumer types exist, and every read and write below is valid at it.
+MICROVERSION = '1.38'
+
+SHARING_TRAIT = 'MISC_SHARES_VIA_AGGREGATE'
+
+ACTIVE = 'active'
+MIGRATION_IN_PROGRESS = 'migration_in_progress'
+STALE_SOURCE = 'stale_source'
+DELETED_INSTANCE = 'deleted_instance'
+ORPHAN = 'orphan'
+BUILDING = 'building'
+UNVERIFIABLE = 'unverifiable'
+CLASSIFICATIONS = (ACTIVE, MIGRATION_IN_PROGRESS, STALE_SOURCE, DELETED_INSTANCE, ORPHAN, BUILDING, UNVERIFIABLE)
+CLEANABLE = (ORPHAN, DELETED_INSTANCE, STALE_SOURCE)
+
+# nova.db.main.api migration_get_in_progress_by_host_and_node: every other status still
+# holds allocations (a "finished" resize keeps the source allocation until it is confirmed).
+MIGRATION_DONE_STATUSES = ('confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done')
+
+# Rows per IN (...) list, so that the number of queries grows with consumers / CHUNK only.
+CHUNK = 2000
+
+
+def capacity(inventory):
+    """What Placement lets be allocated: (total - reserved) * allocation_ratio, as a whole number."""
+    return int(math.floor((inventory['total'] - inventory['reserved']) * inventory['allocation_ratio']))
+
+
+class PlacementState:
+    """Every resource provider with its inventories, usage and allocations, read at one time."""
+
+    def __init__(self, providers, sharing, share_peers):
+        self.providers = providers          # uuid -> provider dict (with inventories, allocations)
+        self.sharing = sharing              # uuids of sharing providers
+        self.share_peers = share_peers      # sharing provider uuid -> uuids of providers in its aggregates
+
+    @classmethod
+    def read(cls, client, only=None, concurrency=8):
+        """Read Placement; ``only`` limits the providers to these UUIDs or names (and their trees)."""
+        listed = client.get('/resource_providers', MICROVERSION)['resource_providers']
+        if only:
+            listed = _select_providers(listed, only)
+        providers = {rp['uuid']: dict(
+            uuid=rp['uuid'], name=rp['name'], generation=rp['generation'],
+            parent_provider_uuid=rp['parent_provider_uuid'], root_provider_uuid=rp['root_provider_uuid'],
+        ) for rp in listed}
+
+        def read_provider(uuid):
+            path = f'/resource_providers/{uuid}'
+            return (uuid, client.get(f'{path}/inventories', MICROVERSION)['inventories'],
+                    client.get(f'{path}/allocations', MICROVERSION)['allocations'])
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+            for uuid, inventories, allocations in pool.map(read_provider, list(providers)):
+                providers[uuid]['inventories'] = inventories
+                providers[uuid]['allocations'] = {consumer: body['resources']
+                                                  for consumer, body in allocations.items()}
+
+        sharing = {rp['uuid'] for rp in client.get(
+            '/resource_providers', MICROVERSION, params={'required': SHARING_TRAIT})['resource_providers']}
+        sharing &= set(providers)
+        share_peers = {}
+        for uuid in sharing:
+            aggregates = client.get(f'/resource_providers/{uuid}/aggregates', MICROVERSION)['aggregates']
+            peers = set()
+            if aggregates:
+                peers = {rp['uuid'] for rp in client.get(
+                    '/resource_providers', MICROVERSION,
+                    params={'member_of': 'in:' + ','.join(aggregates)})['resource_providers']}
+            share_peers[uuid] = peers - {uuid}
+        return cls(providers, sharing, share_peers)
+
+    def consumers(self):
+        """consumer uuid -> {provider uuid: resources}."""
+        result = {}
+        for uuid, provider in self.providers.items():
+            for consumer, resources in provider['allocations'].items():
+                result.setdefault(consumer, {})[uuid] = resources
+        return result
+
+    def usage(self, uuid):
+        used = {}
+        for resources in self.providers[uuid]['allocations'].values():
+            for resource_class, amount in resources.items():
+                used[resource_class] = used.get(resource_class, 0) + amount
+        return used
+
+    def inventory_report(self, uuid):
+        """Per resource class: the inventory fields, used, capacity and free."""
+        used = self.usage(uuid)
+        report = {}
+        for resource_class, inventory in sorted(self.providers[uuid]['inventories'].items()):
+            cap = capacity(inventory)
+            report[resource_class] = dict(
+                total=inventory['total'], reserved=inventory['reserved'],
+                allocation_ratio=inventory['allocation_ratio'], min_unit=inventory['min_unit'],
+                max_unit=inventory['max_unit'], step_size=inventory['step_size'],
+                used=used.get(resource_class, 0), capacity=cap, free=cap - used.get(resource_class, 0))
+        return report
+
+
+def _select_providers(listed, only):
+    by_uuid = {rp['uuid']: rp for rp in listed}
+    by_name = {rp['name']: rp for rp in listed}
+    unknown = [wanted for wanted in only if wanted not in by_uuid and wanted not in by_name]
+    if unknown:
+        raise OpsError(f"Unknown resource provider(s): {', '.join(unknown)}", unknown=unknown)
+    roots = {(by_uuid.get(wanted) or by_name[wanted])['root_provider_uuid'] for wanted in only}
+    return [rp for rp in listed if rp['root_provider_uuid'] in roots]
+
+
+class NovaState:
+    """What Nova's databases say about a set of consumer UUIDs; read-only, O(cells) queries."""
+
+    def __init__(self):
+        self.cells = {}             # cell uuid -> {name, reachable, error}
+        self.instances = {}         # instance uuid -> row (+ cell, compute_uuid)
+        self.migrations = {}        # migration uuid -> row (+ cell)
+        self.migrations_by_instance = {}
+        self.build_requests = {}    # instance uuid -> created_at
+        self.mappings = {}          # instance uuid -> cell uuid or None
+        self.compute_nodes = {}     # compute node uuid -> {cell, host, node}
+        self.now = None
+
+    @property
+    def unreachable_cells(self):
+        return sorted(uuid for uuid, cell in self.cells.items() if not cell['reachable'])
+
+    @classmethod
+    def read(cls, nova_db, consumer_uuids, cell_override=None):
+        state = cls()
+        consumer_uuids = sorted(consumer_uuids)
+        state.now = nova_db.query('SELECT UTC_TIMESTAMP() AS now')[0]['now']
+        cells = nova_db.query('SELECT id, uuid, name, database_connection FROM cell_mappings')
+        cell_by_id = {cell['id']: cell['uuid'] for cell in cells}
+        for chunk in _chunks(consumer_uuids):
+            marks = ', '.join(['%s'] * len(chunk))
+            for row in nova_db.query(
+                    f'SELECT instance_uuid, cell_id FROM instance_mappings WHERE instance_uuid IN ({marks})', chunk):
+                state.mappings[row['instance_uuid']] = cell_by_id.get(row['cell_id'])
+            for row in nova_db.query(
+                    f'SELECT instance_uuid, created_at FROM build_requests WHERE instance_uuid IN ({marks})', chunk):
+                state.build_requests[row['instance_uuid']] = row['created_at']
+        for cell in cells:
+            state.cells[cell['uuid']] = dict(name=cell['name'], reachable=True, error=None)
+            try:
+                database = nova_db.cell(cell['database_connection'], cell_override)
+                state._read_cell(cell['uuid'], database, consumer_uuids)
+            except OpsError as error:
+                state.cells[cell['uuid']].update(reachable=False, error=mask_url(error.msg))
+        return state
+
+    def _read_cell(self, cell_uuid, database, consumer_uuids):
+        nodes = {}
+        for row in database.query(
+                'SELECT uuid, host, hypervisor_hostname FROM compute_nodes WHERE deleted = 0'):
+            self.compute_nodes[row['uuid']] = dict(cell=cell_uuid, host=row['host'], node=row['hypervisor_hostname'])
+            nodes[(row['host'], row['hypervisor_hostname'])] = row['uuid']
+        for chunk in _chunks(consumer_uuids):
+            marks = ', '.join(['%s'] * len(chunk))
+            for row in database.query(
+                    'SELECT uuid, host, node, vm_state, task_state, created_at, deleted FROM instances '
+                    f'WHERE uuid IN ({marks})', chunk):
+                # A live row wins over soft-deleted copies of the same uuid (there should be none).
+                if row['uuid'] in self.instances and not self.instances[row['uuid']]['deleted']:
+                    continue
+                row.update(cell=cell_uuid, compute_uuid=nodes.get((row['host'], row['node'])))
+                self.instances[row['uuid']] = row
+            for row in database.query(
+                    'SELECT uuid, instance_uuid, status, migration_type, source_compute, source_node, '
+                    'dest_compute, dest_node FROM migrations '
+                    f'WHERE deleted = 0 AND (uuid IN ({marks}) OR instance_uuid IN ({marks}))', chunk + chunk):
+                row.update(cell=cell_uuid, in_progress=row['status'] not in MIGRATION_DONE_STATUSES,
+                           nodes={nodes.get((row['source_compute'], row['source_node'])),
+                                  nodes.get((row['dest_compute'], row['dest_node']))} - {None})
+                if row['uuid']:
+                    self.migrations[row['uuid']] = row
+                self.migrations_by_instance.setdefault(row['instance_uuid'], []).append(row)
+
+
+def _chunks(items):
+    return [items[start:start + CHUNK] for start in range(0, len(items), CHUNK)]
+
+
+class Classifier:
+    """Decides, for one consumer's allocation on one provider, what it is and why."""
+
+    def __init__(self, placement, nova, grace_period):
+        self.placement = placement
+        self.nova = nova
+        self.grace_period = grace_period
+
+    def compute_of(self, provider_uuid):
+        """The compute node uuid a provider belongs to (its root), or None."""
+        root = self.placement.providers[provider_uuid]['root_provider_uuid']
+        return root if root in self.nova.compute_nodes else None
+
+    def _young(self, created_at):
+        return created_at is not None and (self.nova.now - created_at).total_seconds() < self.grace_period
+
+    def _hosted_here(self, compute_uuid, provider_uuid):
+        if compute_uuid is None:
+            return False
+        if self.placement.providers[provider_uuid]['root_provider_uuid'] == compute_uuid:
+            return True
+        # A sharing provider (shared storage) serves the computes in its aggregates.
+        return (provider_uuid in self.placement.sharing
+                and compute_uuid in self.placement.share_peers.get(provider_uuid, ()))
+
+    def classify(self, consumer, provider_uuid):
+        """(classification, reason) of ``consumer``'s allocation on ``provider_uuid``."""
+        nova = self.nova
+        mapped_cell = nova.mappings.get(consumer)
+        if mapped_cell and not nova.cells.get(mapped_cell, {}).get('reachable', False):
+            return UNVERIFIABLE, f"its instance mapping points to cell {self._cell_name(mapped_cell)}, which could not be read"
+        instance = nova.instances.get(consumer)
+        if instance is not None:
+            return self._classify_instance(consumer, instance, provider_uuid)
+        migration = nova.migrations.get(consumer)
+        if migration is not None:
+            if migration['in_progress']:
+                return MIGRATION_IN_PROGRESS, (f"it is the consumer of {migration['migration_type']} "
+                                               f"{consumer} of instance {migration['instance_uuid']}, "
+                                               f"status {migration['status']}")
+            return ORPHAN, (f"it is the consumer of {migration['migration_type']} {consumer} of instance "
+                            f"{migration['instance_uuid']}, which ended with status {migration['status']}")
+        if consumer in nova.build_requests:
+            created = nova.build_requests[consumer]
+            if self._young(created):
+                return BUILDING, f'a build request created at {created} is inside the grace period'
+            return ORPHAN, f'only a build request created at {created}, older than the grace period, and no instance'
+        if nova.unreachable_cells:
+            cells = ', '.join(self._cell_name(uuid) for uuid in nova.unreachable_cells)
+            return UNVERIFIABLE, f'no instance, migration or build request found, but cell(s) {cells} could not be read'
+        return ORPHAN, 'no instance, migration or build request in any cell'
+
+    def _classify_instance(self, consumer, instance, provider_uuid):
+        cell = self._cell_name(instance['cell'])
+        if instance['deleted']:
+            return DELETED_INSTANCE, f'instance {consumer} is deleted in cell {cell}'
+        if self._hosted_here(instance['compute_uuid'], provider_uuid):
+            return ACTIVE, f"instance lives on host {instance['host']} node {instance['node']} in cell {cell}"
+        for migration in self.nova.migrations_by_instance.get(consumer, ()):
+            if migration['in_progress'] and any(self._hosted_here(node, provider_uuid) for node in migration['nodes']):
+                return MIGRATION_IN_PROGRESS, (f"{migration['migration_type']} {migration['uuid']} from "
+                                               f"{migration['source_compute']} to {migration['dest_compute']} "
+                                               f"is {migration['status']}")
+        if self._young(instance['created_at']) and (instance['host'] is None or instance['vm_state'] == 'building'):
+            return BUILDING, f"instance created at {instance['created_at']} is inside the grace period"
+        if instance['host'] is None:
+            return STALE_SOURCE, (f"instance is in vm_state {instance['vm_state']} with no host in cell {cell}; "
+                                  'no migration in progress explains this allocation')
+        return STALE_SOURCE, (f"instance lives on host {instance['host']} node {instance['node']} in cell {cell}; "
+                              'no migration in progress explains this allocation')
+
+    def _cell_name(self, cell_uuid):
+        cell = self.nova.cells.get(cell_uuid)
+        return cell['name'] or cell_uuid if cell else cell_uuid
+
+
+def audit(placement, nova, grace_period):
+    """The audit result: providers with inventory figures and classified consumers."""
+    classifier = Classifier(placement, nova, grace_period)
+    consumers = {}
+    providers = []
+    for uuid in sorted(placement.providers, key=lambda uuid: (placement.providers[uuid]['name'], uuid)):
+        provider = placement.providers[uuid]
+        entries = []
+        for consumer, resources in sorted(provider['allocations'].items()):
+            classification, reason = classifier.classify(consumer, uuid)
+            entries.append(dict(consumer_uuid=consumer, classification=classification, reason=reason,
+                                resources=resources))
+            consumers.setdefault(consumer, []).append(dict(
+                provider_uuid=uuid, provider_name=provider['name'], classification=classification,
+                reason=reason, resources=resources))
+        compute_uuid = classifier.compute_of(uuid)
+        node = nova.compute_nodes.get(compute_uuid) if compute_uuid else None
+        providers.append(dict(
+            uuid=uuid, name=provider['name'], generation=provider['generation'],
+            parent_provider_uuid=provider['parent_provider_uuid'],
+            root_provider_uuid=provider['root_provider_uuid'],
+            sharing=uuid in placement.sharing,
+            compute_node=dict(host=node['host'], node=node['node'],
+                              cell=classifier._cell_name(node['cell'])) if node else None,
+            inventories=placement.inventory_report(uuid),
+            consumers=entries,
+            summary=_count(entry['classification'] for entry in entries)))
+    consumer_list = [dict(uuid=consumer, allocations=allocations,
+                          classifications=sorted({a['classification'] for a in allocations}))
+                     for consumer, allocations in sorted(consumers.items())]
+    cells = [dict(uuid=uuid, name=cell['name'], reachable=cell['reachable'], error=cell['error'])
+             for uuid, cell in sorted(nova.cells.items(), key=lambda item: (item[1]['name'] or '', item[0]))]
+    return dict(
+        providers=providers,
+        consumers=consumer_list,
+        cells=cells,
+        complete=not nova.unreachable_cells,
+        summary=dict(
+            providers=len(providers),
+            consumers=len(consumer_list),
+            allocations=_count(a['classification'] for c in consumer_list for a in c['allocations']),
+            over_capacity=sorted(p['name'] for p in providers
+                                 if any(inv['free'] < 0 for inv in p['inventories'].values())),
+        ),
+    )
+
+
+def _count(classifications):
+    counts = dict.fromkeys(CLASSIFICATIONS, 0)
+    for classification in classifications:
+        counts[classification] += 1
+    return counts
+
+
+def consumer_path(consumer):
+    return f"/allocations/{quote(consumer, safe='')}"

@@ -1,0 +1,463 @@
+#!/usr/bin/python
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r'''
+module: placement_allocation
+short_description: Audit Placement allocations against Nova, explain NoValidHost, and clean dead allocations safely
+version_added: 0.1.0
+description:
+  - O(action=audit) reads every resource provider (nested and sharing ones included) with its inventory of every
+    resource class, custom ones included, and works out used, capacity (total minus reserved, times allocation_ratio, as Placement
+    computes it) and free. It then classifies every consumer's allocation on every provider by cross-checking Nova's databases
+    (nova_api's cell mappings, build requests and instance mappings, and each cell's instances, migrations and
+    compute nodes), read-only.
+  - The classifications are V(active) (an instance living on this provider's compute node, or on a compute node
+    that shares this sharing provider), V(migration_in_progress) (a migration that is not over covers it),
+    V(stale_source) (the instance lives elsewhere and no migration in progress explains this part),
+    V(deleted_instance) (the instance row is deleted), V(orphan) (no instance, migration or build request anywhere,
+    or only a migration that ended), V(building) (the instance or build request is younger than
+    O(grace_period)) and V(unverifiable) (its cell could not be read).
+  - O(action=fit) asks Placement's C(/allocation_candidates) which provider trees can take a resource request,
+    and for every tree that cannot, says which resource class blocks it and by how much. This gives the
+    NoValidHost that Nova reports with an empty reason a reason.
+  - O(action=clean) removes the allocations of the classes in O(clean_classes), and only those; for V(stale_source)
+    only the stale provider's part goes and the rest of the consumer's allocation is kept. Each consumer's full
+    allocation is saved to a JSON backup file with a checksum before anything is written. Writes carry the consumer
+    generation; on a conflict the consumer is re-read and re-classified, up to O(retries) times.
+  - O(action=restore) puts the consumers of a backup file back to the allocations it holds.
+author:
+  - openstack_ops.runbooks maintainers (@openstack-ops)
+options:
+  action:
+    description:
+      - What to do. Only V(clean) and V(restore) change anything.
+    type: str
+    choices: [audit, clean, fit, restore]
+    default: audit
+  backup_dir:
+    description:
+      - The directory the allocation backup is written to before O(action=clean) or O(action=restore) changes
+        anything. Created with mode C(0700) when missing.
+      - Required for O(action=clean). For O(action=restore), unset means the directory of O(backup_file).
+    type: path
+  backup_file:
+    description:
+      - The backup file O(action=restore) reads. Its checksum is verified before anything is written.
+    type: path
+  clean_classes:
+    description:
+      - The classifications O(action=clean) removes.
+    type: list
+    elements: str
+    choices: [deleted_instance, orphan, stale_source]
+    default: [orphan, deleted_instance, stale_source]
+  concurrency:
+    description:
+      - How many Placement requests run at the same time while reading providers.
+    type: int
+    default: 8
+  consumers:
+    description:
+      - Limits O(action=clean) and O(action=restore) to these consumer UUIDs.
+    type: list
+    elements: str
+  flavor:
+    description:
+      - For O(action=fit), the name of a Nova flavor whose resources (and C(resources:*), C(trait:*=required) and
+        C(hw:cpu_policy=dedicated) extra specs) make the request, read from the nova_api database.
+      - Mutually exclusive with O(resources).
+    type: str
+  grace_period:
+    description:
+      - Seconds during which a new instance without a host, or a build request, counts as V(building) and is never
+        cleaned. Measured against the database server's clock.
+    type: int
+    default: 3600
+  max_changes:
+    description:
+      - The most consumers O(action=clean) may change in one run. A plan that is larger fails before anything is
+        written.
+    type: int
+    default: 100
+  nova_cell_host:
+    description:
+      - Connect to every cell database at this host instead of the host in its cell mapping, for when the
+        address nova uses is not reachable from where the module runs.
+    type: str
+  required_traits:
+    description:
+      - For O(action=fit), traits the provider tree must have, added to those of O(flavor).
+    type: list
+    elements: str
+    default: []
+  resource_providers:
+    description:
+      - Limits the audit, the fit check and the clean to these providers (UUIDs or names) and the trees they are
+        part of. An unknown provider is an error.
+    type: list
+    elements: str
+  resources:
+    description:
+      - For O(action=fit), the request as C(CLASS:AMOUNT) pairs, such as C(VCPU:1,MEMORY_MB:1024,DISK_GB:10), or as a
+        dictionary of class to amount.
+    type: raw
+  retries:
+    description:
+      - How many times a write that hit a consumer generation conflict is re-planned and retried.
+    type: int
+    default: 3
+extends_documentation_fragment:
+  - openstack_ops.runbooks.openstack
+  - openstack_ops.runbooks.nova_db.NESTED
+  - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.PLATFORM
+attributes:
+  action_group:
+    support: full
+    membership:
+      - openstack_ops.runbooks.openstack
+  check_mode:
+    support: full
+    details:
+      - O(action=clean) and O(action=restore) return the plan, write no backup and change nothing.
+  diff_mode:
+    support: full
+    details:
+      - The allocations of every consumer that changes (or would change), before and after.
+notes:
+  - Placement is called at microversion 1.38 (Yoga or later).
+  - Nova is only read. The module needs the nova_api database and, through C(cell_mappings), every cell database.
+  - A cell that cannot be read makes the consumers that may live in it V(unverifiable); they are never cleaned,
+    and RV(audit.complete) is V(false).
+  - Placement refuses allocations beyond capacity, so a restore of allocations that were over capacity fails for
+    the consumers that no longer fit; RV(failed_consumers) names them.
+seealso:
+  - name: nova-manage placement audit
+    description: Nova's own orphan finder, which this module's audit covers and extends.
+    link: https://docs.openstack.org/nova/latest/cli/nova-manage.html#placement-audit
+  - name: Placement API reference
+    description: Resource providers, allocations and allocation candidates.
+    link: https://docs.openstack.org/api-ref/placement/
+'''
+
+EXAMPLES = r'''
+- name: Audit every provider and consumer
+  openstack_ops.runbooks.placement_allocation:
+    cloud: prod
+    nova_db:
+      login_host: db.example.com
+      login_user: nova_audit
+      login_password: "{{ nova_audit_password }}"
+  register: placement_audit
+
+- name: Fail when a provider is over capacity
+  ansible.builtin.assert:
+    that:
+      - placement_audit.audit.summary.over_capacity | length == 0
+    fail_msg: "Over capacity: {{ placement_audit.audit.summary.over_capacity | join(', ') }}"
+
+- name: Why does a 1 vCPU / 1 GB / 10 GB server get NoValidHost?
+  openstack_ops.runbooks.placement_allocation:
+    cloud: prod
+    nova_db:
+      login_host: db.example.com
+      login_user: nova_audit
+      login_password: "{{ nova_audit_password }}"
+    action: fit
+    resources: VCPU:1,MEMORY_MB:1024,DISK_GB:10
+  register: fit
+
+- name: Show what blocks each host
+  ansible.builtin.debug:
+    msg: "{{ fit.fit.blocked | map(attribute='reasons') | flatten | map(attribute='reason') | list }}"
+
+- name: Remove orphaned and doubled allocations, backing them up first
+  openstack_ops.runbooks.placement_allocation:
+    cloud: prod
+    nova_db:
+      login_host: db.example.com
+      login_user: nova_audit
+      login_password: "{{ nova_audit_password }}"
+    action: clean
+    clean_classes: [orphan, stale_source]
+    backup_dir: /var/backups/placement
+    max_changes: 50
+  register: cleaned
+
+- name: Put the allocations back from that backup
+  openstack_ops.runbooks.placement_allocation:
+    cloud: prod
+    action: restore
+    backup_file: "{{ cleaned.backups[0].path }}"
+'''
+
+RETURN = r'''
+audit:
+  description: Providers, consumers and cells as the audit saw them. For O(action=clean), the audit the plan was
+    made from.
+  returned: when O(action) is V(audit), V(fit) or V(clean)
+  type: dict
+  contains:
+    cells:
+      description: Each cell of C(cell_mappings) and whether it could be read.
+      type: list
+      elements: dict
+      sample: [{"uuid": "1c5f...", "name": "cell1", "reachable": true, "error": null}]
+    complete:
+      description: Whether every cell could be read. When V(false), consumers that may live in an unread cell are
+        V(unverifiable).
+      type: bool
+      sample: true
+    consumers:
+      description: Every consumer with its allocation on each provider, classified.
+      type: list
+      elements: dict
+      sample: [{"uuid": "01b6377f-5b0c-4273-a24a-921f793b3004", "classifications": ["orphan"],
+                "allocations": [{"provider_uuid": "b266...", "provider_name": "compute1", "classification": "orphan",
+                                 "reason": "no instance, migration or build request in any cell",
+                                 "resources": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}}]}]
+    providers:
+      description: Every provider with its inventories (C(total), C(reserved), C(allocation_ratio), C(min_unit),
+        C(max_unit), C(step_size), C(used), C(capacity), C(free)), its consumers with their classification and
+        reason, the compute node it belongs to, and a count per classification.
+      type: list
+      elements: dict
+      sample: [{"uuid": "b266...", "name": "compute1", "sharing": false, "generation": 12,
+                "parent_provider_uuid": null, "root_provider_uuid": "b266...",
+                "compute_node": {"host": "compute1", "node": "compute1", "cell": "cell1"},
+                "inventories": {"MEMORY_MB": {"total": 7841, "reserved": 512, "allocation_ratio": 1.5,
+                                              "min_unit": 1, "max_unit": 7841, "step_size": 1,
+                                              "used": 11426, "capacity": 10993, "free": -433}},
+                "consumers": [], "summary": {"active": 0, "orphan": 79}}]
+    summary:
+      description: How many providers and consumers, how many allocations of each classification, and the names of
+        providers with a resource class over capacity.
+      type: dict
+      sample: {"providers": 3, "consumers": 80, "over_capacity": ["compute1"],
+               "allocations": {"active": 1, "orphan": 79, "stale_source": 0}}
+backups:
+  description: The backup files written before any change, with their checksum and consumer count.
+  returned: when O(action) is V(clean) or V(restore) and something changed
+  type: list
+  elements: dict
+  sample: [{"path": "/var/backups/placement/placement-allocations-20240101T000000.000000Z.json",
+            "checksum": "sha256:4f1c...", "consumers": 80}]
+changes:
+  description: For O(action=clean), each consumer changed (or, in check mode, to be changed), what was removed
+    from which provider and why, and what was kept.
+  returned: when O(action=clean)
+  type: list
+  elements: dict
+  sample: [{"consumer_uuid": "01b6...", "action": "trimmed", "attempts": 1,
+            "removed": {"b266...": {"classification": "stale_source", "resources": {"MEMORY_MB": 1024}}},
+            "kept": {"9a1e...": {"MEMORY_MB": 1024}}}]
+failed_consumers:
+  description: For O(action=restore), the consumers Placement refused to restore, with its reason.
+  returned: when O(action=restore); on failure, under C(details)
+  type: list
+  elements: dict
+  sample: []
+fit:
+  description: The fit check of the request.
+  returned: when O(action=fit)
+  type: dict
+  contains:
+    blocked:
+      description: Each provider tree Placement offers no candidate on, with the reasons; a reason about a resource
+        class gives C(requested), C(capacity), C(used), C(free), C(shortfall), C(max_unit), C(min_unit) and
+        C(step_size) of the provider that came closest.
+      type: list
+      elements: dict
+      sample: [{"uuid": "b266...", "name": "compute1", "fits": 0, "reasons": [{
+                "resource_class": "MEMORY_MB", "requested": 1024, "capacity": 10993, "used": 11426, "free": -433,
+                "shortfall": 1457, "reason": "MEMORY_MB: asks 1024, only 0 free: ..."}]}]
+    candidates:
+      description: Each provider tree that can take the request, with how many copies of it fit.
+      type: list
+      elements: dict
+      sample: [{"uuid": "b266...", "name": "compute1", "fits": 9}]
+    fits:
+      description: Whether any provider can take the request.
+      type: bool
+      sample: false
+    request:
+      description: The resources and required traits asked for.
+      type: dict
+      sample: {"resources": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}, "required_traits": []}
+    total_fits:
+      description: How many copies of the request fit over all candidates.
+      type: int
+      sample: 9
+restored:
+  description: For O(action=restore), the consumers put back (or, in check mode, to be put back).
+  returned: when O(action=restore)
+  type: list
+  elements: dict
+  sample: [{"consumer_uuid": "01b6...", "attempts": 1}]
+'''
+
+import os.path
+import uuid
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import (
+    allocation_backup,
+    placement_audit,
+    placement_clean,
+    placement_fit,
+)
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+
+
+class PlacementAllocation(OpsModule):
+    argument_spec = dict(
+        action=dict(type='str', choices=['audit', 'clean', 'fit', 'restore'], default='audit'),
+        backup_dir=dict(type='path'),
+        backup_file=dict(type='path'),
+        clean_classes=dict(type='list', elements='str', choices=list(placement_audit.CLEANABLE),
+                           default=list(placement_audit.CLEANABLE)),
+        concurrency=dict(type='int', default=8),
+        consumers=dict(type='list', elements='str'),
+        flavor=dict(type='str'),
+        grace_period=dict(type='int', default=3600),
+        max_changes=dict(type='int', default=100),
+        nova_cell_host=dict(type='str'),
+        required_traits=dict(type='list', elements='str', default=[]),
+        resource_providers=dict(type='list', elements='str'),
+        resources=dict(type='raw'),
+        retries=dict(type='int', default=3),
+    )
+    module_kwargs = dict(
+        supports_check_mode=True,
+        mutually_exclusive=[('flavor', 'resources')],
+        required_if=[('action', 'fit', ('flavor', 'resources'), True),
+                     ('action', 'restore', ('backup_file',))],
+    )
+    option_families = ('openstack',)
+    nested_families = ('nova_db',)
+
+    def run(self):
+        self._validate()
+        action = self.params['action']
+        if action == 'restore':
+            return self._restore()
+        state, nova = self._read(self.params['resource_providers'])
+        audit = placement_audit.audit(state, nova, self.params['grace_period'])
+        if action == 'audit':
+            return dict(changed=False, audit=audit)
+        if action == 'fit':
+            return dict(changed=False, audit=audit, fit=self._fit(state))
+        return self._clean(state, audit)
+
+    def _validate(self):
+        bad = [value for value in self.params['consumers'] or () if not _is_uuid(value)]
+        if bad:
+            raise OpsError(f"Invalid consumer UUID(s): {', '.join(bad)}", invalid=bad)
+        for option in ('concurrency', 'grace_period', 'max_changes', 'retries'):
+            if self.params[option] < (1 if option == 'concurrency' else 0):
+                raise OpsError(f'{option} must not be negative' if option != 'concurrency'
+                               else 'concurrency must be at least 1')
+        if self.params['action'] == 'clean' and not self.check_mode and not self.params['backup_dir']:
+            raise OpsError('action=clean needs backup_dir: every allocation is backed up before it is changed')
+
+    def _read(self, providers):
+        state = placement_audit.PlacementState.read(self.placement, providers, self.params['concurrency'])
+        return state, self._read_nova(state.consumers())
+
+    def _read_nova(self, consumer_uuids):
+        override = {'host': self.params['nova_cell_host']} if self.params['nova_cell_host'] else None
+        return placement_audit.NovaState.read(self.nova_db, consumer_uuids, override)
+
+    def _fit(self, state):
+        if self.params['flavor']:
+            resources, traits = placement_fit.flavor_request(self.nova_db, self.params['flavor'])
+        else:
+            resources, traits = placement_fit.parse_resources(self.params['resources']), []
+        traits = placement_fit.check_traits(list(dict.fromkeys(traits + self.params['required_traits'])))
+        return placement_fit.fit(self.placement, state, resources, traits)
+
+    def _clean(self, state, audit):
+        classes = self.params['clean_classes']
+        only = set(self.params['consumers']) if self.params['consumers'] is not None else None
+        plan = placement_clean.plan_clean(audit, classes, only)
+        placement_clean.enforce_cap(plan, self.params['max_changes'])
+        held = {consumer['uuid']: {a['provider_uuid']: a['resources'] for a in consumer['allocations']}
+                for consumer in audit['consumers']}
+        if self.check_mode:
+            changes = [dict(consumer_uuid=consumer, attempts=0,
+                            action='deleted' if set(remove) == set(held[consumer]) else 'trimmed',
+                            removed={rp: dict(resources=held[consumer][rp], classification=classification)
+                                     for rp, classification in sorted(remove.items())},
+                            kept={rp: res for rp, res in held[consumer].items() if rp not in remove})
+                       for consumer, remove in sorted(plan.items())]
+            result = dict(changed=bool(changes), audit=audit, changes=changes, backups=[])
+        else:
+            cleaner = placement_clean.Cleaner(
+                self.placement, classes,
+                placement_clean.reclassifier(state, self._read_nova, self.params['grace_period'], classes),
+                self.params['backup_dir'], self.params['retries'])
+            changes = cleaner.apply(plan) if plan else []
+            result = dict(changed=bool(changes), audit=audit, changes=changes, backups=cleaner.backups)
+        if self.diff_mode:
+            result['diff'] = dict(
+                before={change['consumer_uuid']: held[change['consumer_uuid']] for change in changes},
+                after={change['consumer_uuid']: change['kept'] for change in changes})
+        return result
+
+    def _restore(self):
+        document = allocation_backup.read(self.params['backup_file'])
+        saved = document['consumers']
+        if self.params['consumers'] is not None:
+            missing = sorted(set(self.params['consumers']) - set(saved))
+            if missing:
+                raise OpsError(f"Consumer(s) not in the backup {self.params['backup_file']}: {', '.join(missing)}")
+            saved = {consumer: saved[consumer] for consumer in self.params['consumers']}
+        restorer = placement_clean.Restorer(self.placement, self.params['retries'])
+        plan = restorer.plan(saved)
+        backups, failed = [], []
+        if self.check_mode:
+            restored = [dict(consumer_uuid=consumer, attempts=0) for consumer in sorted(plan)]
+        elif plan:
+            backup_dir = self.params['backup_dir'] or _directory_of(self.params['backup_file'])
+            path, digest = allocation_backup.write(
+                backup_dir, {consumer: allocation_backup.snapshot(current) for consumer, (current, _) in plan.items()})
+            backups.append(dict(path=path, checksum=digest, consumers=len(plan)))
+            restored, failed = restorer.apply(plan)
+        else:
+            restored = []
+        result = dict(changed=bool(restored), restored=restored, failed_consumers=failed, backups=backups)
+        if self.diff_mode:
+            done = {entry['consumer_uuid'] for entry in restored}
+            result['diff'] = dict(
+                before={c: _resources(current) for c, (current, _) in plan.items() if c in done},
+                after={c: _resources(snapshot) for c, (_, snapshot) in plan.items() if c in done})
+        if failed:
+            raise OpsError(f'{len(failed)} consumer(s) could not be restored, {len(restored)} were: '
+                           + '; '.join(f"{entry['consumer_uuid']}: {entry['error']}" for entry in failed),
+                           restored=restored, failed_consumers=failed, backups=backups)
+        return result
+
+
+def _resources(allocation):
+    return {provider: body['resources'] for provider, body in (allocation.get('allocations') or {}).items()}
+
+
+def _directory_of(path):
+    return os.path.dirname(os.path.abspath(path))
+
+
+def _is_uuid(value):
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except (ValueError, AttributeError, TypeError):
+        return False
+
+
+def main():
+    PlacementAllocation()()
+
+
+if __name__ == '__main__':
+    main()
