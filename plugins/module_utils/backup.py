@@ -389,8 +389,7 @@ class option_file:
             lines.append(f"!include {login['config_file']}")
         lines.append('[client]')
         values = dict(user=login['login_user'], password=login['login_password'],
-                      ssl_ca=login['ca_cert'], ssl_cert=login['client_cert'], ssl_key=login['client_key'],
-                      connect_timeout=login['connect_timeout'])
+                      ssl_ca=login['ca_cert'], ssl_cert=login['client_cert'], ssl_key=login['client_key'])
         if login['login_unix_socket']:
             values.update(socket=login['login_unix_socket'], protocol='socket')
         else:
