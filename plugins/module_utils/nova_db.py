@@ -130,7 +130,7 @@ def parse_db_url(url, override=None):
 
 
 class Database:
-    """One PyMySQL connection used only to read; nothing is ever committed."""
+    """One PyMySQL connection; it reads, and writes only through execute() then commit()."""
 
     def __init__(self, connection):
         self.connection = connection
@@ -149,6 +149,31 @@ class Database:
         with self.connection.cursor() as cursor:
             cursor.execute(sql, args)
             return list(cursor.fetchall())
+
+    def stream(self, sql, args=None):
+        """Rows of a read-only statement as tuples, fetched from the server while iterated.
+
+        The rows are not buffered, so a table of any size is read in constant
+        memory; the connection can run nothing else until the iteration ends.
+        """
+        with self.connection.cursor(pymysql.cursors.SSCursor) as cursor:
+            cursor.execute(sql, args)
+            yield from cursor.fetchall_unbuffered()
+
+    def execute(self, sql, args=None):
+        """Run a write inside the open transaction; returns the number of rows it affected.
+
+        Nothing is kept until commit(); callers write only after a backup.
+        """
+        with self.connection.cursor() as cursor:
+            return cursor.execute(sql, args)
+
+    def commit(self):
+        self.connection.commit()
+
+    def rollback(self):
+        """End the transaction, dropping its writes; the next read sees current data."""
+        self.connection.rollback()
 
     def close(self):
         self.connection.close()
