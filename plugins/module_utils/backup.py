@@ -215,15 +215,16 @@ def take_backup(backup_dir, databases, login, now=None, dump_tool=None):
 
 
 def inspect_server(login, databases):
-    """Where the server is, its version and hostname, each database's charset; unknown databases fail here."""
-    kwargs = nova_db.login_kwargs(login)
-    kwargs.pop('database')
-    database = nova_db.Database.open(kwargs)
+    """The server's address, version and hostname, each database's charset and data size; unknown ones fail here."""
+    database = connect_server(login)
     try:
         row = database.query('SELECT VERSION() AS version, @@hostname AS hostname')[0]
         schemata = {item['name']: item for item in database.query(
             'SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS charset, '
             'DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA')}
+        sizes = {item['name']: int(item['size']) for item in database.query(
+            'SELECT TABLE_SCHEMA AS name, CAST(COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS UNSIGNED) AS size '
+            'FROM information_schema.TABLES GROUP BY TABLE_SCHEMA')}
     finally:
         database.close()
     missing = [name for name in databases if name not in schemata]
@@ -235,7 +236,17 @@ def inspect_server(login, databases):
     return dict(host=login['login_unix_socket'] or login['login_host'], port=login['login_port'],
                 version=row['version'], hostname=row['hostname'],
                 charsets={name: dict(charset=item['charset'], collation=item['collation'])
-                          for name, item in schemata.items()})
+                          for name, item in schemata.items()},
+                sizes={name: sizes.get(name, 0) for name in databases})
+
+
+def connect_server(login, database=None):
+    """A nova_db.Database on the server of the login options, in database (or none)."""
+    kwargs = nova_db.login_kwargs(login_options(login))
+    kwargs.pop('database')
+    if database:
+        kwargs['database'] = database
+    return nova_db.Database.open(kwargs)
 
 
 def _dump(dump_tool, defaults, database, directory):
@@ -283,7 +294,7 @@ def restore_database(backup_dir, manifest, database, target, login, client_tool=
 
     The caller verifies the backup and takes a backup of the target first.
     """
-    _check_name(target)
+    check_name(target)
     login = login_options(login)
     client_tool = client_tool or find_tool(('mariadb', 'mysql'))
     entry = next(item for item in manifest['files'] if item['database'] == database)
@@ -474,11 +485,11 @@ def _names(databases):
     if not names:
         raise OpsError('No database named: give at least one')
     for name in names:
-        _check_name(name)
+        check_name(name)
     return names
 
 
-def _check_name(name):
+def check_name(name):
     if not isinstance(name, str) or not _NAME.match(name):
         raise OpsError(f'{name!r} is not a plain database name (letters, digits, _, $ and -, at most 64)')
 
