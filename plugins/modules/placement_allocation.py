@@ -343,12 +343,13 @@ class PlacementAllocation(OpsModule):
         action = self.params['action']
         if action == 'restore':
             return self._restore()
+        request = self._fit_request() if action == 'fit' else None
         state, nova = self._read(self.params['resource_providers'])
         audit = placement_audit.audit(state, nova, self.params['grace_period'])
         if action == 'audit':
             return dict(changed=False, audit=audit)
         if action == 'fit':
-            return dict(changed=False, audit=audit, fit=self._fit(state))
+            return dict(changed=False, audit=audit, fit=placement_fit.fit(self.placement, state, *request))
         return self._clean(state, audit)
 
     def _validate(self):
@@ -370,13 +371,13 @@ class PlacementAllocation(OpsModule):
         override = {'host': self.params['nova_cell_host']} if self.params['nova_cell_host'] else None
         return placement_audit.NovaState.read(self.nova_db, consumer_uuids, override)
 
-    def _fit(self, state):
+    def _fit_request(self):
+        """(resources, required traits) of the fit check, checked before anything is read."""
         if self.params['flavor']:
             resources, traits = placement_fit.flavor_request(self.nova_db, self.params['flavor'])
         else:
             resources, traits = placement_fit.parse_resources(self.params['resources']), []
-        traits = placement_fit.check_traits(list(dict.fromkeys(traits + self.params['required_traits'])))
-        return placement_fit.fit(self.placement, state, resources, traits)
+        return resources, placement_fit.check_traits(list(dict.fromkeys(traits + self.params['required_traits'])))
 
     def _clean(self, state, audit):
         classes = self.params['clean_classes']

@@ -260,3 +260,77 @@ def test_a_missing_library_is_named_before_anything_runs(run_module, monkeypatch
     assert result['msg'].startswith('Failed to import the required Python library (PyMySQL)')
     assert "No module named 'pymysql'" in result['exception']
     assert not runs
+
+
+def nested_module_class(run, argument_spec=None):
+    return type('NestedProbe', (base.OpsModule,), dict(
+        argument_spec=argument_spec or {},
+        module_kwargs=dict(supports_check_mode=True),
+        option_families=('openstack',),
+        nested_families=('nova_db',),
+        run=run,
+    ))
+
+
+def test_a_nested_family_is_one_dict_option_so_clashing_families_combine():
+    spec = nested_module_class(None).full_argument_spec()
+
+    assert set(spec) == set(placement.ARGUMENT_SPEC) | {'nova_db'}
+    assert spec['nova_db']['type'] == 'dict'
+    assert spec['nova_db']['apply_defaults'] is True
+    assert spec['nova_db']['options'] == nova_db.ARGUMENT_SPEC
+    assert spec['nova_db']['options'] is not nova_db.ARGUMENT_SPEC
+
+
+def test_a_family_cannot_be_both_top_level_and_nested():
+    probe = type('Both', (base.OpsModule,), dict(option_families=('nova_db',), nested_families=('nova_db',)))
+
+    with pytest.raises(ValueError, match="the 'nova_db' option family cannot be both top-level and nested"):
+        probe.full_argument_spec()
+
+
+def test_a_nested_family_may_not_take_a_module_option_name():
+    probe = type('Taken', (base.OpsModule,), dict(argument_spec=dict(nova_db=dict(type='str')),
+                                                  nested_families=('nova_db',)))
+
+    with pytest.raises(ValueError, match=r"the nested 'nova_db' option family redefines \['nova_db'\]"):
+        probe.full_argument_spec()
+
+
+def test_a_nested_family_connects_with_its_own_suboptions_and_defaults(run_module, monkeypatch):
+    seen = []
+
+    def connect(params):
+        seen.append(params)
+        return FakeClient()
+
+    monkeypatch.setattr(nova_db, 'connect', connect)
+
+    def run(self):
+        assert self.nova_db
+        return dict(changed=False)
+
+    def entry_point():
+        nested_module_class(run)()()
+
+    rc, result = run_module(entry_point, {'ca_cert': '/etc/openstack/ca.pem',
+                                          'nova_db': {'login_user': 'nova_audit', 'login_password': 's3cret'}})
+
+    assert rc == 0, result
+    [params] = seen
+    assert (params['login_user'], params['login_host'], params['login_port']) == ('nova_audit', 'localhost', 3306)
+    assert params['ca_cert'] is None
+    assert 's3cret' not in json.dumps(result)
+
+
+def test_a_left_out_nested_family_still_gets_its_defaults(run_module, monkeypatch):
+    seen = []
+    monkeypatch.setattr(nova_db, 'connect', lambda params: seen.append(params) or FakeClient())
+
+    def entry_point():
+        nested_module_class(lambda self: dict(changed=False, client=bool(self.nova_db)))()()
+
+    rc, _result = run_module(entry_point, {})
+
+    assert rc == 0
+    assert seen[0]['login_db'] == 'nova_api' and seen[0]['connect_timeout'] == 30

@@ -1,0 +1,228 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import datetime
+import json
+
+import pytest
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import (
+    allocation_backup,
+    placement_audit,
+    placement_clean,
+    placement_fit,
+)
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, OpsError, UnsafeToProceed
+
+NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
+CELL1 = 'c1'
+INV = dict(total=7841, reserved=512, allocation_ratio=1.5, min_unit=1, max_unit=7841, step_size=1)
+
+
+def provider(uuid, root=None, inventories=None, allocations=None):
+    return dict(uuid=uuid, name=uuid, generation=1, parent_provider_uuid=None if root is None else root,
+                root_provider_uuid=root or uuid, inventories=inventories or {}, allocations=allocations or {})
+
+
+def nova_state(**kwargs):
+    state = placement_audit.NovaState()
+    state.now = NOW
+    state.cells = {CELL1: dict(name='cell1', reachable=True, error=None)}
+    state.compute_nodes = {'cn1': dict(cell=CELL1, host='compute1', node='compute1'),
+                           'cn2': dict(cell=CELL1, host='compute2', node='compute2')}
+    for key, value in kwargs.items():
+        setattr(state, key, value)
+    return state
+
+
+def instance(host='compute1', compute='cn1', deleted=0, created_at=NOW - datetime.timedelta(days=1),
+             vm_state='active'):
+    return dict(cell=CELL1, host=host, node=host, compute_uuid=compute, deleted=deleted, created_at=created_at,
+                vm_state=vm_state, task_state=None)
+
+
+PLACEMENT = placement_audit.PlacementState(
+    {'cn1': provider('cn1'), 'cn2': provider('cn2'), 'fpga': provider('fpga', root='cn1'),
+     'shared': provider('shared')},
+    sharing={'shared'}, share_peers={'shared': {'cn2'}})
+
+
+def classify(nova, consumer, rp):
+    return placement_audit.Classifier(PLACEMENT, nova, 3600).classify(consumer, rp)[0]
+
+
+def test_capacity_is_placements_formula_rounded_down():
+    assert placement_audit.capacity(INV) == 10993
+
+
+@pytest.mark.parametrize('consumer_instance, rp, expected', [
+    (instance(), 'cn1', 'active'),
+    (instance(), 'fpga', 'active'),
+    (instance(host='compute2', compute='cn2'), 'shared', 'active'),
+    (instance(), 'shared', 'stale_source'),
+    (instance(host='compute2', compute='cn2'), 'cn1', 'stale_source'),
+    (instance(deleted=7), 'cn1', 'deleted_instance'),
+    (instance(host=None, compute=None, vm_state='building', created_at=NOW), 'cn1', 'building'),
+    (instance(host=None, compute=None, vm_state='error'), 'cn1', 'stale_source'),
+])
+def test_instances_are_classified_by_where_they_live(consumer_instance, rp, expected):
+    assert classify(nova_state(instances={'i': consumer_instance}), 'i', rp) == expected
+
+
+def test_a_migration_in_progress_covers_both_ends_and_an_ended_one_covers_nothing():
+    moving = dict(uuid='m', instance_uuid='i', status='running', migration_type='live-migration',
+                  source_compute='compute1', dest_compute='compute2', in_progress=True, nodes={'cn1', 'cn2'})
+    ended = dict(moving, uuid='m2', status='error', in_progress=False)
+    nova = nova_state(instances={'i': instance(host='compute2', compute='cn2')},
+                      migrations={'m': moving, 'm2': ended}, migrations_by_instance={'i': [moving]})
+    assert classify(nova, 'i', 'cn1') == 'migration_in_progress'
+    assert classify(nova, 'm', 'cn1') == 'migration_in_progress'
+    assert classify(nova, 'm2', 'cn1') == 'orphan'
+
+
+def test_build_requests_are_kept_only_inside_the_grace_period():
+    nova = nova_state(build_requests={'young': NOW - datetime.timedelta(minutes=5),
+                                      'old': NOW - datetime.timedelta(days=2)})
+    assert classify(nova, 'young', 'cn1') == 'building'
+    assert classify(nova, 'old', 'cn1') == 'orphan'
+    assert classify(nova, 'nobody', 'cn1') == 'orphan'
+
+
+def test_an_unread_cell_makes_unknown_and_mapped_consumers_unverifiable():
+    nova = nova_state(mappings={'mapped': 'c2'}, instances={'known': instance(deleted=3)})
+    nova.cells['c2'] = dict(name='cell2', reachable=False, error='down')
+    assert classify(nova, 'mapped', 'cn1') == 'unverifiable'
+    assert classify(nova, 'nobody', 'cn1') == 'unverifiable'
+    assert classify(nova, 'known', 'cn1') == 'deleted_instance'
+
+
+def test_plan_clean_takes_only_the_chosen_classes_and_consumers():
+    audit = dict(consumers=[
+        dict(uuid='a', allocations=[dict(provider_uuid='cn1', classification='stale_source'),
+                                    dict(provider_uuid='cn2', classification='active')]),
+        dict(uuid='b', allocations=[dict(provider_uuid='cn1', classification='orphan')]),
+        dict(uuid='c', allocations=[dict(provider_uuid='cn1', classification='building')]),
+    ])
+    assert placement_clean.plan_clean(audit, placement_audit.CLEANABLE) == {
+        'a': {'cn1': 'stale_source'}, 'b': {'cn1': 'orphan'}}
+    assert placement_clean.plan_clean(audit, ['orphan'], only_consumers={'a'}) == {}
+    with pytest.raises(UnsafeToProceed, match='would change 2 consumers, more than max_changes=1'):
+        placement_clean.enforce_cap({'a': {}, 'b': {}}, 1)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('VCPU:1,MEMORY_MB:1024,DISK_GB:10', {'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10}),
+    ('CUSTOM_FPGA=2, VCPU:0', {'CUSTOM_FPGA': 2}),
+    ({'MEMORY_MB': 512}, {'MEMORY_MB': 512}),
+])
+def test_resource_requests_are_parsed(text, expected):
+    assert placement_fit.parse_resources(text) == expected
+
+
+@pytest.mark.parametrize('text, message', [
+    ('VCPU=one', "Invalid resource request 'VCPU=one'"),
+    ('vcpu:1', "Invalid resource request 'vcpu:1'"),
+    ('VCPU:0', 'asks for nothing'),
+])
+def test_bad_resource_requests_are_named(text, message):
+    with pytest.raises(OpsError, match=message):
+        placement_fit.parse_resources(text)
+
+
+class FakePlacement:
+    def __init__(self, candidates):
+        self.candidates = candidates
+
+    def get(self, path, microversion, params=None):
+        assert path == '/allocation_candidates'
+        return dict(allocation_requests=[dict(allocations={rp: {}}) for rp in self.candidates])
+
+
+def test_fit_names_the_blocking_class_and_the_shortfall():
+    full = provider('cn1', inventories=dict(MEMORY_MB=INV, VCPU=dict(INV, total=8, allocation_ratio=16.0,
+                                                                     max_unit=8, reserved=0)),
+                    allocations={'x': dict(MEMORY_MB=11426, VCPU=1)})
+    roomy = provider('cn2', inventories=dict(MEMORY_MB=INV, VCPU=dict(INV, total=8, allocation_ratio=16.0,
+                                                                      max_unit=8, reserved=0)))
+    state = placement_audit.PlacementState({'cn1': full, 'cn2': roomy}, set(), {})
+
+    report = placement_fit.fit(FakePlacement(['cn2']), state, dict(VCPU=1, MEMORY_MB=1024), [])
+
+    assert report['fits'] is True
+    assert report['candidates'] == [dict(uuid='cn2', name='cn2', fits=10)]
+    [blocked] = report['blocked']
+    [reason] = blocked['reasons']
+    assert (reason['resource_class'], reason['free'], reason['shortfall']) == ('MEMORY_MB', -433, 1457)
+
+
+def test_fit_explains_max_unit():
+    inv = dict(INV, max_unit=512)
+    state = placement_audit.PlacementState({'cn1': provider('cn1', inventories=dict(MEMORY_MB=inv))}, set(), {})
+    report = placement_fit.fit(FakePlacement([]), state, dict(MEMORY_MB=1024), [])
+    assert report['blocked'][0]['reasons'][0]['reason'] == 'MEMORY_MB: asks 1024, more than max_unit 512'
+
+
+def test_a_backup_round_trips_and_a_changed_one_is_refused(tmp_path):
+    consumers = {'a': allocation_backup.snapshot(dict(
+        allocations={'cn1': {'resources': {'VCPU': 1}, 'generation': 3}}, consumer_generation=1,
+        consumer_type='INSTANCE', project_id='p', user_id='u'))}
+    path, digest = allocation_backup.write(str(tmp_path / 'b'), consumers)
+    document = allocation_backup.read(path)
+    assert document['consumers'] == consumers and document['checksum'] == digest
+    assert (tmp_path / 'b').stat().st_mode & 0o777 == 0o700
+
+    tampered = json.loads(open(path).read())
+    tampered['consumers']['a']['allocations']['cn1']['resources']['VCPU'] = 2
+    with open(path, 'w') as stream:
+        json.dump(tampered, stream)
+    with pytest.raises(OpsError, match='fails its checksum'):
+        allocation_backup.read(path)
+
+
+class ConflictOnce:
+    """Placement that answers the first PUT with a generation conflict."""
+
+    def __init__(self):
+        self.allocation = dict(allocations={'cn1': {'resources': {'VCPU': 1}}, 'cn2': {'resources': {'VCPU': 1}}},
+                               consumer_generation=1, project_id='p', user_id='u', consumer_type='INSTANCE')
+        self.puts = []
+
+    def get(self, path, microversion, params=None):
+        return json.loads(json.dumps(self.allocation))
+
+    def put(self, path, body, microversion):
+        self.puts.append(body)
+        if len(self.puts) == 1:
+            self.allocation['consumer_generation'] = 2
+            raise ApiError('conflict', status=409, body='', codes=['placement.concurrent_update'])
+        self.allocation['allocations'] = body['allocations']
+
+
+def test_a_generation_conflict_is_re_read_re_classified_and_retried(tmp_path):
+    client = ConflictOnce()
+    decided = []
+
+    def reclassify(consumer, allocations):
+        decided.append(sorted(allocations))
+        return {'cn2': 'stale_source'}   # after the re-read, a different part is stale
+
+    cleaner = placement_clean.Cleaner(client, placement_audit.CLEANABLE, reclassify, str(tmp_path))
+    [change] = cleaner.apply({'a': {'cn1': 'stale_source'}})
+
+    assert [put['consumer_generation'] for put in client.puts] == [1, 2]
+    assert decided == [['cn1', 'cn2']]
+    assert change['attempts'] == 2 and set(change['removed']) == {'cn2'}
+    assert client.allocation['allocations'] == {'cn1': {'resources': {'VCPU': 1}}}
+    assert len(cleaner.backups) == 2
+
+
+def test_conflicts_stop_after_the_retries():
+    client = ConflictOnce()
+    client.put = lambda path, body, mv: (_ for _ in ()).throw(
+        ApiError('conflict', status=409, body='', codes=['placement.concurrent_update']))
+    cleaner = placement_clean.Cleaner(client, placement_audit.CLEANABLE, lambda c, a: {'cn1': 'orphan'},
+                                      '/nonexistent/never', retries=0)
+    cleaner._backup = lambda allocations: None
+    with pytest.raises(ApiError):
+        cleaner.apply({'a': {'cn1': 'orphan'}})
