@@ -448,7 +448,7 @@ def test_bad_input_and_unreachable_services_fail_clearly(clean_lab, placement_se
     down = run_module("placement_allocation", module_args(
         lab, cloud=None, auth_type="admin_token", auth={"endpoint": "http://127.0.0.1:1", "token": "admin"}))
     assert down.get("failed") is True and "OpenStack request failed" in down["msg"], down
-    assert "127.0.0.1:1" in down["msg"]
+    assert "the service is unavailable" in down["msg"]
 
     forbidden = run_module("placement_allocation", module_args(
         lab, cloud=None, auth_type="admin_token", auth={"endpoint": lab.cfg.placement_endpoint, "token": "nobody"}))

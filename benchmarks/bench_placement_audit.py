@@ -1,0 +1,130 @@
+"""Placement audit: placement_allocation (action=audit) vs `nova-manage placement audit --verbose`.
+
+Both run as their command line tools (`ansible localhost -m ...` and `nova-manage`), end to end, on the
+same lab data: providers over two cells, each with live instances, plus orphans doubled on two
+providers (the incident's shape). Seeding is not timed. Nova rows are bulk INSERTs copied from rows
+nova's objects API made (seeding 20,000 instances through the objects API takes too long); compute
+node uuids equal provider uuids; allocations go in with batched POST /allocations.
+
+OPS_BENCH_PROVIDERS / OPS_BENCH_CONSUMERS / OPS_BENCH_RUNS scale it (defaults 1000 / 20000 / 3).
+"""
+import concurrent.futures
+import json
+import os
+import re
+import subprocess
+import uuid
+
+import pymysql
+
+from benchmarks.harness import compare
+from tests.integration.ansible_runner import run_module
+from tests.lab import NovaSeed
+from tests.lab.config import CELLS, DB_USERS
+
+PROVIDERS = int(os.environ.get("OPS_BENCH_PROVIDERS", "1000"))
+CONSUMERS = int(os.environ.get("OPS_BENCH_CONSUMERS", "20000"))
+RUNS = int(os.environ.get("OPS_BENCH_RUNS", "3"))
+ORPHAN_SHARE = 50            # one consumer in 50 is an orphan holding allocations on two providers
+RESOURCES = {"VCPU": 1, "MEMORY_MB": 256, "DISK_GB": 1}
+
+
+def _db(lab, database):
+    return pymysql.connect(host="127.0.0.1", port=lab.cfg.port("mariadb"), user="nova",
+                           password=DB_USERS["nova"], database=database, autocommit=True)
+
+
+def _copy_rows(connection, table, template_where, rows):
+    """Insert one copy of the template row per entry of rows (dicts of columns to change)."""
+    with connection.cursor(pymysql.cursors.DictCursor) as cursor:
+        cursor.execute(f"SELECT * FROM {table} WHERE {template_where} LIMIT 1")
+        template = cursor.fetchone()
+        template.pop("id", None)
+        columns = list(template)
+        sql = (f"INSERT INTO {table} ({', '.join(f'`{c}`' for c in columns)}) "
+               f"VALUES ({', '.join(['%s'] * len(columns))})")
+        for start in range(0, len(rows), 1000):
+            cursor.executemany(sql, [[dict(template, **row)[c] for c in columns] for row in rows[start:start + 1000]])
+
+
+def _seed(lab):
+    api = lab.placement.request
+    hosts = [f"bench{i:04d}" for i in range(PROVIDERS)]
+    rps = {host: str(uuid.uuid4()) for host in hosts}
+
+    def provider(host):
+        api("POST", "/resource_providers", {"name": host, "uuid": rps[host]})
+        api("PUT", f"/resource_providers/{rps[host]}/inventories", {"resource_provider_generation": 0, "inventories": {
+            "VCPU": {"total": 64, "allocation_ratio": 16.0}, "MEMORY_MB": {"total": 262144},
+            "DISK_GB": {"total": 10000}}})
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        list(pool.map(provider, hosts))
+
+    # One compute node and one instance per cell through nova's objects, then copies of those rows.
+    cell_of = {host: CELLS[i % len(CELLS)] for i, host in enumerate(hosts)}
+    templates = {cell: f"template-{cell}" for cell in CELLS}
+    made = NovaSeed(lab).apply({
+        "compute_nodes": [{"cell": cell, "host": templates[cell], "vcpus": 64, "memory_mb": 262144,
+                           "local_gb": 10000} for cell in CELLS],
+        "instances": [{"cell": cell, "host": templates[cell], "project_id": "p", "user_id": "u"} for cell in CELLS],
+    })
+    instance_template = {cell: made["instances"][i]["uuid"] for i, cell in enumerate(CELLS)}
+
+    consumers, live = {}, {cell: [] for cell in CELLS}
+    for n in range(CONSUMERS):
+        host = hosts[n % PROVIDERS]
+        consumer = str(uuid.uuid4())
+        if n % ORPHAN_SHARE == 0:
+            consumers[consumer] = {rps[host]: RESOURCES, rps[hosts[(n + 1) % PROVIDERS]]: RESOURCES}
+        else:
+            consumers[consumer] = {rps[host]: RESOURCES}
+            live[cell_of[host]].append((consumer, host))
+    for cell in CELLS:
+        with _db(lab, f"nova_{cell}") as cell_db:
+            _copy_rows(cell_db, "compute_nodes", f"host = '{templates[cell]}'", [
+                {"uuid": rps[host], "host": host, "hypervisor_hostname": host}
+                for host in hosts if cell_of[host] == cell])
+            _copy_rows(cell_db, "instances", f"uuid = '{instance_template[cell]}'", [
+                {"uuid": consumer, "host": host, "node": host, "compute_id": None} for consumer, host in live[cell]])
+        with _db(lab, "nova_api") as api_db:
+            _copy_rows(api_db, "instance_mappings", f"instance_uuid = '{instance_template[cell]}'",
+                       [{"instance_uuid": consumer} for consumer, _host in live[cell]])
+    items = list(consumers.items())
+    for start in range(0, len(items), 500):
+        api("POST", "/allocations", {
+            consumer: {"allocations": {rp: {"resources": res} for rp, res in allocations.items()},
+                       "project_id": "p", "user_id": "u", "consumer_generation": None, "consumer_type": "INSTANCE"}
+            for consumer, allocations in items[start:start + 500]})
+    orphans = {(c, rp) for c, allocations in consumers.items() if len(allocations) == 2 for rp in allocations}
+    return orphans
+
+
+def run(lab):
+    orphans = _seed(lab)
+    args = dict(cloud="opslab", concurrency=8, nova_db=dict(
+        login_host="127.0.0.1", login_port=lab.cfg.port("mariadb"), login_user="ops", login_password=DB_USERS["ops"]))
+    env = {"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))}
+
+    def ours():
+        result = run_module("placement_allocation", args, env=env)
+        assert not result.get("failed"), result.get("msg")
+        return {(c["uuid"], a["provider_uuid"]) for c in result["audit"]["consumers"] for a in c["allocations"]
+                if a["classification"] == "orphan"}
+
+    def peer():
+        proc = subprocess.run([lab.cfg.bin("nova-manage"), "--config-file", str(lab.nova.conf), "placement", "audit",
+                               "--verbose"], capture_output=True, text=True, env=lab.nova.env, check=False)
+        assert proc.returncode in (0, 3), proc.stderr[-2000:]
+        return set(re.findall(r"consumer UUID (\S+) on Resource Provider (\S+) can be deleted", proc.stdout))
+
+    def same(ours_result, peer_result):
+        assert ours_result == peer_result == orphans, (
+            f"ours {len(ours_result)}, nova-manage {len(peer_result)}, seeded {len(orphans)} orphan allocations")
+
+    record = compare("placement_audit", PROVIDERS, ours, "nova-manage placement audit --verbose", peer, runs=RUNS,
+                     check=same)
+    record.update(consumers=CONSUMERS, cells=len(CELLS),
+                  seeding="nova rows: bulk INSERT copies of rows made by nova objects; allocations: POST /allocations")
+    print(json.dumps({k: record[k] for k in ("name", "n", "consumers", "ours_s", "peer_s", "ratio")}), flush=True)
+    return [record]
