@@ -57,6 +57,7 @@ options:
 extends_documentation_fragment:
   - openstack_ops.runbooks.nova_db
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.PLATFORM
 attributes:
   action_group:
     support: full
@@ -72,9 +73,6 @@ attributes:
     support: full
     details:
       - Shows the list of backup ids in O(backup_dir) before and after.
-  platform:
-    support: full
-    platforms: posix
 requirements:
   - the C(mariadb-dump) or C(mysqldump) command on the host running the module
 notes:

@@ -52,6 +52,7 @@ options:
 extends_documentation_fragment:
   - openstack_ops.runbooks.nova_db
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.PLATFORM
 attributes:
   action_group:
     support: full
@@ -66,9 +67,6 @@ attributes:
     support: full
     details:
       - Shows each target database's table count before, and the backup it would come from after.
-  platform:
-    support: full
-    platforms: posix
 requirements:
   - the C(mariadb) or C(mysql) command on the host running the module
   - the C(mariadb-dump) or C(mysqldump) command too when O(backup_before_restore=true)
@@ -170,12 +168,12 @@ class DBRestore(OpsModule):
         backup_dir, backup_id = self.params['backup_dir'], self.params['backup_id']
         manifest = self._manifest(backup_dir, backup_id)
         plan = self._plan(manifest)
-        problems = backup.verify_backup(backup_dir, backup_id, [database for database, _ in plan], deep=True)
+        problems = backup.verify_backup(backup_dir, backup_id, list(dict(plan)), deep=True)
         if problems:
             raise OpsError(f"Refusing to restore backup {backup_id}: {'; '.join(problems)}. Nothing was changed",
                            backup_id=backup_id, problems=problems)
 
-        before = self._targets_state([target for _, target in plan])
+        before = self._targets_state(list(dict(plan).values()))
         restored = [dict(database=database, target=target, existed=before[target] is not None,
                          tables=before[target] or 0, checksums={}) for database, target in plan]
         result = dict(changed=True, backup=manifest, pre_restore_backup=None, restored=restored)
@@ -218,7 +216,7 @@ class DBRestore(OpsModule):
         if stray:
             raise OpsError(f"target_names renames {', '.join(stray)}, which is not being restored")
         plan = [(database, names.get(database) or database) for database in dict.fromkeys(databases)]
-        targets = [target for _, target in plan]
+        targets = list(dict(plan).values())
         for target in targets:
             backup.check_name(target)
         if len(set(targets)) != len(targets):

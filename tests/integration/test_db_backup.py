@@ -59,10 +59,13 @@ def backup_dir(tmp_path):
 
 @pytest.fixture
 def scratch_databases(clean_lab):
-    """Databases a test creates beyond the lab's own; dropped afterwards."""
+    """Databases a test creates beyond the lab's own (lab.reset() leaves them): dropped before and after."""
+    def drop():
+        for name in (INSPECT, SCRATCH):
+            execute(clean_lab, f"DROP DATABASE IF EXISTS `{name}`")
+    drop()
     yield
-    for name in (INSPECT, SCRATCH):
-        execute(clean_lab, f"DROP DATABASE IF EXISTS `{name}`")
+    drop()
 
 
 def seed_incident_instances(nova_seed):
