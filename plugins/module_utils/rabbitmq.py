@@ -211,6 +211,10 @@ class KeepAliveSession:
 
     def _send(self, connection, method, target, data):
         headers = dict(self.headers)
+        if method == 'DELETE':
+            # A DELETE has no body to offer, and the management API answers
+            # 406 Not Acceptable when the request accepts JSON only.
+            headers['Accept'] = '*/*'
         if data is not None:
             headers['Content-Length'] = str(len(data))
         connection.request(method, target, body=data, headers=headers)

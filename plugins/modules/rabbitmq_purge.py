@@ -183,7 +183,7 @@ EXAMPLES = r'''
 
 - name: Show what was thrown away
   ansible.builtin.debug:
-    msg: "{{ purge.totals.purged }} messages from {{ purge.totals.queues }} queues; skipped {{ purge.skipped | length }}"
+    msg: "{{ purge.totals.purged }} messages from {{ purge.totals.queues }} queues; skipped {{ purge.skipped_queues | length }}"
 
 - name: Keep the messages instead, in a checksummed archive on the controller
   openstack_ops.runbooks.rabbitmq_purge:
@@ -297,8 +297,10 @@ queues:
       description: The virtual host of the queue.
       type: str
       sample: /
-skipped:
-  description: Queues that matched O(include) and O(exclude) but were left alone, with why.
+skipped_queues:
+  description:
+    - Queues that matched O(include) and O(exclude) but were left alone, with why.
+    - Not named C(skipped), which Ansible reserves for skipped tasks.
   returned: always
   type: list
   elements: dict
@@ -349,7 +351,7 @@ totals:
       type: int
       sample: 0
     skipped:
-      description: The number of queues in RV(skipped).
+      description: The number of queues in RV(skipped_queues).
       type: int
       sample: 1
 '''
@@ -499,7 +501,7 @@ class RabbitMQPurge(OpsModule):
         queues = [dict(_describe(queue), purged=purged[_key(queue)]) for queue in targets]
         total = sum(queue['purged'] for queue in queues)
         result = dict(
-            changed=total > 0, action='purge', backend=backend, queues=queues, skipped=skipped, archive=archive,
+            changed=total > 0, action='purge', backend=backend, queues=queues, skipped_queues=skipped, archive=archive,
             totals=dict(queues=len(queues), messages=sum(q['messages'] for q in queues), purged=total, republished=0,
                         skipped=len(skipped)),
         )
@@ -583,7 +585,7 @@ class RabbitMQPurge(OpsModule):
         queues = [dict(vhost=vhost, name=name, messages=len(by_queue[(vhost, name)]), republished=published[(vhost, name)])
                   for vhost, name in plan]
         return dict(
-            changed=changed, action='republish', backend=backend, queues=queues, skipped=[],
+            changed=changed, action='republish', backend=backend, queues=queues, skipped_queues=[],
             archive=dict(path=path, checksum_path=path + rabbitmq_archive.CHECKSUM_SUFFIX, sha256=digest,
                          messages=sum(len(records) for records in by_queue.values()), bytes=os.path.getsize(path)),
             totals=dict(queues=len(queues), messages=sum(q['messages'] for q in queues), purged=0,
