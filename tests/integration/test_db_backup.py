@@ -381,3 +381,35 @@ def test_backup_and_restore_playbooks(clean_lab, scratch_databases, backup_dir):
                                    db_backup_restore_target_names={"nova_api": INSPECT}))
     assert rc == 0, report
     assert checksums(clean_lab, INSPECT) == checksums(clean_lab, "nova_api")
+
+
+def test_guard_entry_point_fails_without_a_fresh_backup_and_takes_one_when_told(clean_lab, backup_dir, tmp_path):
+    playbook = tmp_path / "edit.yml"
+    playbook.write_text(
+        "- name: A destructive runbook\n"
+        "  hosts: localhost\n"
+        "  gather_facts: false\n"
+        "  tasks:\n"
+        "    - name: Require a backup first\n"
+        "      ansible.builtin.include_role:\n"
+        "        name: openstack_ops.runbooks.db_backup\n"
+        "        tasks_from: guard\n"
+        "    - name: The edit\n"
+        "      ansible.builtin.debug:\n"
+        "        msg: 'editing after backup {{ db_backup_guard_backup.id }}'\n")
+    extra = {f"db_backup_{name}": value for name, value in login(clean_lab).items()}
+    extra.update(db_backup_dir=backup_dir, db_backup_databases=["nova_api"])
+
+    rc, report = run_playbook(playbook, extra)
+    assert rc != 0
+    assert f"No verified backup of nova_api younger than 1800 s in {backup_dir}" in json.dumps(report)
+    assert "editing after backup" not in json.dumps(report)
+    assert entries(backup_dir) == []
+
+    rc, report = run_playbook(playbook, dict(extra, db_backup_guard_take=True))
+    assert rc == 0, report
+    (taken,) = entries(backup_dir)
+    assert f"editing after backup {taken}" in json.dumps(report)
+
+    rc, report = run_playbook(playbook, extra)  # the fresh backup now satisfies the guard; none is added
+    assert rc == 0 and entries(backup_dir) == [taken]
