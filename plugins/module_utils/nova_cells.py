@@ -320,9 +320,11 @@ class CellAudit:
     def _judge_mapping(self, mapping, cell, facts, archived):
         uuid, cell_id = mapping['instance_uuid'], mapping['cell_id']
         where = self._instance_facts(facts, cell) if facts else dict(instance_uuid=uuid)
-        common = dict(where, project_id=mapping['project_id'], user_id=mapping['user_id'],
+        # The instance row, when found, is the truth about project and user.
+        common = dict(project_id=mapping['project_id'], user_id=mapping['user_id'],
                       mapping_created_at=_iso(mapping['created_at']),
                       mapping_age_seconds=self._age(mapping['created_at']))
+        common.update(where)
         repair = 'wrong_cell_mappings' if facts else None
         found = f'; the instance is in cell {cell.label}' if facts else '; the instance is in no reachable cell'
         if cell_id is None:

@@ -19,8 +19,8 @@ SECRETS = tuple(DB_USERS.values())
 
 
 def login(lab, **extra):
-    return dict(login_host="127.0.0.1", login_port=lab.cfg.port("mariadb"), login_user="ops",
-                login_password=DB_USERS["ops"], **extra)
+    return dict(dict(login_host="127.0.0.1", login_port=lab.cfg.port("mariadb"), login_user="ops",
+                     login_password=DB_USERS["ops"]), **extra)
 
 
 def sql(lab, statements, database="nova_api"):
