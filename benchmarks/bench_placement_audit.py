@@ -3,8 +3,10 @@
 Both run as their command line tools (`ansible localhost -m ...` and `nova-manage`), end to end, on the
 same lab data: providers over two cells, each with live instances, plus orphans doubled on two
 providers (the incident's shape). Seeding is not timed. Nova rows are bulk INSERTs copied from rows
-nova's objects API made (seeding 20,000 instances through the objects API takes too long); compute
-node uuids equal provider uuids; allocations go in with batched POST /allocations.
+nova's objects API made, and Placement's consumer and allocation rows bulk INSERTs copied from a consumer
+POST /allocations made (through the APIs, 20,000 consumers take longer than a benchmark run can afford on
+this machine: a POST /allocations of 500 consumers timed out after 30 s); compute node uuids equal provider
+uuids; providers and inventories go through the Placement API.
 
 OPS_BENCH_PROVIDERS / OPS_BENCH_CONSUMERS / OPS_BENCH_RUNS scale it (defaults 1000 / 20000 / 3).
 """
@@ -15,6 +17,7 @@ import re
 import subprocess
 import uuid
 
+import os_resource_classes
 import pymysql
 
 from benchmarks.harness import compare
@@ -30,8 +33,9 @@ RESOURCES = {"VCPU": 1, "MEMORY_MB": 256, "DISK_GB": 1}
 
 
 def _db(lab, database):
-    return pymysql.connect(host="127.0.0.1", port=lab.cfg.port("mariadb"), user="nova",
-                           password=DB_USERS["nova"], database=database, autocommit=True)
+    user = "placement" if database == "placement" else "nova"
+    return pymysql.connect(host="127.0.0.1", port=lab.cfg.port("mariadb"), user=user,
+                           password=DB_USERS[user], database=database, autocommit=True)
 
 
 def _copy_rows(connection, table, template_where, rows):
@@ -90,14 +94,29 @@ def _seed(lab):
         with _db(lab, "nova_api") as api_db:
             _copy_rows(api_db, "instance_mappings", f"instance_uuid = '{instance_template[cell]}'",
                        [{"instance_uuid": consumer} for consumer, _host in live[cell]])
-    items = list(consumers.items())
-    for start in range(0, len(items), 500):
-        api("POST", "/allocations", {
-            consumer: {"allocations": {rp: {"resources": res} for rp, res in allocations.items()},
-                       "project_id": "p", "user_id": "u", "consumer_generation": None, "consumer_type": "INSTANCE"}
-            for consumer, allocations in items[start:start + 500]})
+    _allocate(lab, rps, consumers)
     orphans = {(c, rp) for c, allocations in consumers.items() if len(allocations) == 2 for rp in allocations}
     return orphans
+
+
+def _allocate(lab, rps, consumers):
+    """One consumer through POST /allocations, then copies of its placement rows for all the others."""
+    api = lab.placement.request
+    template, first = next(iter(consumers.items()))
+    api("POST", "/allocations", {template: {
+        "allocations": {rp: {"resources": res} for rp, res in first.items()},
+        "project_id": "p", "user_id": "u", "consumer_generation": None, "consumer_type": "INSTANCE"}})
+    with _db(lab, "placement") as db, db.cursor(pymysql.cursors.DictCursor) as cursor:
+        cursor.execute("SELECT id, uuid FROM resource_providers")
+        rp_ids = {row["uuid"]: row["id"] for row in cursor.fetchall()}
+        rest = [(consumer, allocations) for consumer, allocations in consumers.items() if consumer != template]
+        _copy_rows(db, "consumers", f"uuid = '{template}'", [{"uuid": consumer} for consumer, _a in rest])
+        class_ids = {name: os_resource_classes.STANDARDS.index(name) for name in RESOURCES}
+        rows = [(rp_ids[rp], consumer, class_ids[name], amount)
+                for consumer, allocations in rest for rp, res in allocations.items() for name, amount in res.items()]
+        for start in range(0, len(rows), 5000):
+            cursor.executemany("INSERT INTO allocations (resource_provider_id, consumer_id, resource_class_id, used, "
+                               "created_at) VALUES (%s, %s, %s, %s, UTC_TIMESTAMP())", rows[start:start + 5000])
 
 
 def run(lab):
@@ -125,6 +144,6 @@ def run(lab):
     record = compare("placement_audit", PROVIDERS, ours, "nova-manage placement audit --verbose", peer, runs=RUNS,
                      check=same)
     record.update(consumers=CONSUMERS, cells=len(CELLS),
-                  seeding="nova rows: bulk INSERT copies of rows made by nova objects; allocations: POST /allocations")
+                  seeding="nova rows and placement consumers/allocations: bulk INSERT copies of rows made by nova objects and by POST /allocations; providers and inventories: Placement API")
     print(json.dumps({k: record[k] for k in ("name", "n", "consumers", "ours_s", "peer_s", "ratio")}), flush=True)
     return [record]

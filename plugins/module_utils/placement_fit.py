@@ -10,7 +10,7 @@ other provider tree is worked out from its inventories and usage, class by class
 import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_audit import MICROVERSION, capacity
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_audit import MICROVERSION
 
 _RESOURCE = re.compile(r'^\s*([A-Z][A-Z0-9_]*)\s*[:=]\s*(\d+)\s*$')
 _TRAIT = re.compile(r'^[A-Z][A-Z0-9_]*$')

@@ -423,7 +423,7 @@ class PlacementAllocation(OpsModule):
         elif plan:
             backup_dir = self.params['backup_dir'] or _directory_of(self.params['backup_file'])
             path, digest = allocation_backup.write(
-                backup_dir, {consumer: allocation_backup.snapshot(current) for consumer, (current, _) in plan.items()})
+                backup_dir, {consumer: allocation_backup.snapshot(current) for consumer, (current, _saved) in plan.items()})
             backups.append(dict(path=path, checksum=digest, consumers=len(plan)))
             restored, failed = restorer.apply(plan)
         else:
@@ -432,8 +432,8 @@ class PlacementAllocation(OpsModule):
         if self.diff_mode:
             done = {entry['consumer_uuid'] for entry in restored}
             result['diff'] = dict(
-                before={c: _resources(current) for c, (current, _) in plan.items() if c in done},
-                after={c: _resources(snapshot) for c, (_, snapshot) in plan.items() if c in done})
+                before={c: _resources(current) for c, (current, _saved) in plan.items() if c in done},
+                after={c: _resources(snapshot) for c, (_current, snapshot) in plan.items() if c in done})
         if failed:
             raise OpsError(f'{len(failed)} consumer(s) could not be restored, {len(restored)} were: '
                            + '; '.join(f"{entry['consumer_uuid']}: {entry['error']}" for entry in failed),

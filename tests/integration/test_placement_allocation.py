@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from tests.integration.ansible_runner import run_module
+from tests.integration.ansible_runner import run_module, run_playbook
 from tests.lab.config import DB_USERS
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / ".build" / "collections"))
@@ -459,3 +459,60 @@ def test_bad_input_and_unreachable_services_fail_clearly(clean_lab, placement_se
     assert wrong_password.get("failed") is True
     assert "Cannot connect to database nova_api at 127.0.0.1" in wrong_password["msg"]
     assert "wrong-password" not in json.dumps(wrong_password)
+
+
+PLAYBOOKS = pathlib.Path(__file__).resolve().parents[2] / "playbooks"
+
+
+def task(report, name):
+    return next(t for play in report["plays"] for t in play["tasks"] if t["name"] == name)["hosts"]["localhost"]
+
+
+def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
+        clean_lab, placement_seed, nova_seed, tmp_path):
+    lab = clean_lab
+    rps = compute_hosts(nova_seed, placement_seed, ["compute1"])
+    dead = new_uuid()
+    post_allocations(lab, {dead: {rps["compute1"]: {"VCPU": 1, "MEMORY_MB": 10000, "DISK_GB": 1}}})
+    connection = {"nova_db": module_args(lab)["nova_db"]}
+    env = {"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))}
+    base = dict(audit_placement_cloud="opslab", audit_placement_nova_db=connection["nova_db"])
+
+    rc, report = run_playbook(PLAYBOOKS / "audit_placement.yml", dict(
+        base, audit_placement_report_path=str(tmp_path / "audit.json"), audit_placement_fail_on=["orphan"]), env=env)
+    assert rc == 2
+    saved = json.loads((tmp_path / "audit.json").read_text())
+    assert saved["summary"]["allocations"]["orphan"] == 1
+    summary = task(report, "Report | summary per provider")["msg"]
+    assert summary[0].startswith("compute1: DISK_GB 1/100 (free 99), MEMORY_MB 10000/10993 (free 993)")
+    assert "orphan 1" in summary[0]
+    assert task(report, "Fail on the chosen classifications")["msg"] == "1 allocation(s) classified orphan"
+
+    rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
+        diagnose_novalidhost_cloud="opslab", diagnose_novalidhost_nova_db=connection["nova_db"],
+        diagnose_novalidhost_resources=REQUEST, diagnose_novalidhost_fail_when_nothing_fits=True), env=env)
+    assert rc == 2
+    assert "MEMORY_MB: asks 1024, only 993 free" in task(report, "Fit | fail when no host can take the request")["msg"]
+
+    clean = dict(clean_placement_cloud="opslab", clean_placement_nova_db=connection["nova_db"],
+                 clean_placement_report_path=str(tmp_path / "clean.json"))
+    rc, report = run_playbook(PLAYBOOKS / "clean_placement.yml", dict(clean, clean_placement_backup_dir=""), env=env)
+    assert rc == 2 and "no allocation is changed without a fresh backup" in task(
+        report, "Preflight | check the variables")["msg"]
+
+    before = placement_snapshot(lab, rps.values())
+    rc, report = run_playbook(PLAYBOOKS / "clean_placement.yml", dict(
+        clean, clean_placement_backup_dir=str(tmp_path / "backups")), check=True, diff=True, env=env)
+    assert rc == 0
+    planned = task(report, "Clean | back up, then remove the allocations of the chosen classes")
+    assert planned["changed"] is True and [c["consumer_uuid"] for c in planned["changes"]] == [dead]
+    assert placement_snapshot(lab, rps.values()) == before
+    assert json.loads((tmp_path / "clean.json").read_text())["check_mode"] is True
+
+    rc, report = run_playbook(PLAYBOOKS / "clean_placement.yml", dict(
+        clean, clean_placement_backup_dir=str(tmp_path / "backups")), env=env)
+    assert rc == 0
+    assert held(lab, dead) == {}
+    written = json.loads((tmp_path / "clean.json").read_text())
+    assert written["backups"][0]["consumers"] == 1
+    assert pathlib.Path(written["backups"][0]["path"]).exists()

@@ -219,8 +219,11 @@ def test_a_generation_conflict_is_re_read_re_classified_and_retried(tmp_path):
 
 def test_conflicts_stop_after_the_retries():
     client = ConflictOnce()
-    client.put = lambda path, body, mv: (_ for _ in ()).throw(
-        ApiError('conflict', status=409, body='', codes=['placement.concurrent_update']))
+
+    def always_conflict(path, body, microversion):
+        raise ApiError('conflict', status=409, body='', codes=['placement.concurrent_update'])
+
+    client.put = always_conflict
     cleaner = placement_clean.Cleaner(client, placement_audit.CLEANABLE, lambda c, a: {'cn1': 'orphan'},
                                       '/nonexistent/never', retries=0)
     cleaner._backup = lambda allocations: None
