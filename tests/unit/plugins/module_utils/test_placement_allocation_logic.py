@@ -229,3 +229,26 @@ def test_conflicts_stop_after_the_retries():
     cleaner._backup = lambda allocations: None
     with pytest.raises(ApiError):
         cleaner.apply({'a': {'cn1': 'orphan'}})
+
+
+class FlavorDB:
+    def __init__(self, flavors, extra_specs):
+        self.flavors, self.extra_specs = flavors, extra_specs
+
+    def query(self, sql, args):
+        if 'FROM flavors' in sql:
+            return [flavor for flavor in self.flavors if flavor['name'] == args[0]]
+        return [dict(key=key, value=value) for key, value in self.extra_specs]
+
+
+def test_a_flavor_becomes_the_request_nova_would_make():
+    db = FlavorDB([dict(id=1, name='m1.small', vcpus=2, memory_mb=1024, root_gb=10, ephemeral_gb=5, swap=512)],
+                  [('hw:cpu_policy', 'dedicated'), ('resources:CUSTOM_FPGA', '1'), ('resources:DISK_GB', '0'),
+                   ('trait:HW_CPU_X86_AVX2', 'required'), ('trait:CUSTOM_SLOW', 'forbidden')])
+
+    resources, traits = placement_fit.flavor_request(db, 'm1.small')
+
+    assert resources == {'PCPU': 2, 'MEMORY_MB': 1024, 'CUSTOM_FPGA': 1}
+    assert traits == ['HW_CPU_X86_AVX2']
+    with pytest.raises(OpsError, match="Unknown flavor 'm1.tiny'"):
+        placement_fit.flavor_request(db, 'm1.tiny')
