@@ -42,6 +42,7 @@ DUMP_OPTIONS = ('--single-transaction', '--routines', '--triggers', '--events', 
 DUMP_COMPLETED = b'-- Dump completed'
 _ID = re.compile(r'^\d{8}T\d{6}Z-[A-Za-z0-9._-]+$')
 _NAME = re.compile(r'^[A-Za-z0-9_$-]{1,64}$')
+_CHARSET = re.compile(r'^[A-Za-z0-9_]{1,64}$')
 _CHUNK = 1024 * 1024
 
 # Options of a module that calls guard(); the nova_db option family says where the databases are.
@@ -301,6 +302,8 @@ def restore_database(backup_dir, manifest, database, target, login, client_tool=
     charset = manifest.get('charsets', {}).get(database) or {}
     create = f'CREATE DATABASE `{target}`'
     if charset.get('charset'):
+        if not all(_CHARSET.match(str(charset.get(key))) for key in ('charset', 'collation')):
+            raise OpsError(f"The manifest of {manifest['id']} names an invalid character set for {database}: {charset}")
         create += f" CHARACTER SET {charset['charset']} COLLATE {charset['collation']}"
     with option_file(login) as defaults:
         _run_sql(client_tool, defaults, None, f'DROP DATABASE IF EXISTS `{target}`; {create};'.encode())
@@ -494,8 +497,11 @@ def check_name(name):
         raise OpsError(f'{name!r} is not a plain database name (letters, digits, _, $ and -, at most 64)')
 
 
+SYSTEM_DATABASES = ('information_schema', 'performance_schema', 'mysql', 'sys')
+
+
 def _is_system(name):
-    return name in ('information_schema', 'performance_schema', 'mysql', 'sys')
+    return name in SYSTEM_DATABASES
 
 
 def _now(now=None):

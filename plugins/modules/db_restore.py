@@ -219,6 +219,8 @@ class DBRestore(OpsModule):
         targets = list(dict(plan).values())
         for target in targets:
             backup.check_name(target)
+            if target in backup.SYSTEM_DATABASES:
+                raise OpsError(f'Refusing to restore into the system database {target}')
         if len(set(targets)) != len(targets):
             raise OpsError(f"Two databases would be restored into the same target: {targets}")
         return plan

@@ -170,3 +170,12 @@ def test_backup_ids_sort_by_time_and_never_collide(tmp_path):
 @pytest.mark.parametrize('seconds, text', [(59, '59 s'), (1800, '30 min'), (7500, '2 h 5 min'), (200000, '2 days')])
 def test_format_age(seconds, text):
     assert backup.format_age(seconds) == text
+
+
+def test_restore_refuses_a_manifest_with_an_invalid_character_set(tmp_path, monkeypatch):
+    backup_id = make_backup(tmp_path, 1)
+    manifest = backup.read_manifest(str(tmp_path), backup_id)
+    manifest['charsets'] = {'nova_api': {'charset': 'utf8mb3; DROP DATABASE nova', 'collation': 'x'}}
+    monkeypatch.setattr(backup, '_run_sql', lambda *args: pytest.fail('nothing may run'))
+    with pytest.raises(OpsError, match='invalid character set for nova_api'):
+        backup.restore_database(str(tmp_path), manifest, 'nova_api', 'nova_api', {}, client_tool='/bin/false')

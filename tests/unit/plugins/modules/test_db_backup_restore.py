@@ -163,6 +163,7 @@ def test_restore_check_mode_verifies_and_loads_nothing(run_module, server, dumps
     (dict(target_names={'placement': 'x'}), 'target_names renames placement, which is not being restored'),
     (dict(target_names={'nova_api': 'bad name'}), "'bad name' is not a plain database name"),
     (dict(backup_id='20200101T000000Z-db9'), "No backup '20200101T000000Z-db9'"),
+    (dict(target_names={'nova_api': 'mysql'}), 'Refusing to restore into the system database mysql'),
 ])
 def test_restore_bad_input_is_named_and_nothing_changes(run_module, server, dumps, tmp_path, options, message):
     backup_id = make_backup(str(tmp_path), 5)
