@@ -48,12 +48,16 @@ def _bench(lab, size, runs, pipeline_runs):
                                  password=RABBIT_USER[1], virtual_host="/")
     connection.connect()
     channel = connection.channel()
-    channel.confirm_select()   # each publish returns once the broker has the message
 
     def refill():
         for name in names:
             channel.basic_publish(amqp.Message(b'{"oslo.version": "2.0"}'), exchange="", routing_key=name)
-        assert channel.queue_declare(names[-1], passive=True).message_count == 1
+        # Publishes are asynchronous: wait until every queue holds its message.
+        deadline = time.monotonic() + 60
+        pending = list(names)
+        while pending:
+            assert time.monotonic() < deadline, f"refill never reached {pending[:5]}"
+            pending = [name for name in pending if channel.queue_declare(name, passive=True).message_count != 1]
 
     def emptied():
         depths = {name: channel.queue_declare(name, passive=True).message_count for name in names}

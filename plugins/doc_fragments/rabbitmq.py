@@ -63,5 +63,6 @@ options:
 requirements:
   - python >= 3.10
 notes:
-  - The modules call the management HTTP API (the C(rabbitmq_management) plugin), not C(rabbitmqctl).
+  - The modules call the management HTTP API (the C(rabbitmq_management) plugin), not C(rabbitmqctl), unless a
+    module's own C(backend) option says otherwise.
 '''

@@ -79,9 +79,8 @@ def path(vhost, *names):
 class Broker:
     """Live queue depths over AMQP (the management API's statistics lag by up to 5 s)."""
 
-    def __init__(self, lab, confirm=True):
+    def __init__(self, lab):
         self.lab = lab
-        self.confirm = confirm
         self.connections = {}
 
     def channel(self, vhost):
@@ -90,8 +89,6 @@ class Broker:
                                          password=RABBIT_USER[1], virtual_host=vhost)
             connection.connect()
             channel = connection.channel()
-            if self.confirm:
-                channel.confirm_select()
             self.connections[vhost] = (connection, channel)
         return self.connections[vhost][1]
 
@@ -100,6 +97,13 @@ class Broker:
 
     def depths(self, keys):
         return {key: self.depth(*key) for key in keys}
+
+    def wait_for(self, expected, timeout=30):
+        """Until the live depths are expected: publishes are asynchronous."""
+        deadline = time.monotonic() + timeout
+        while self.depths(expected) != expected:
+            assert time.monotonic() < deadline, f"depths never reached {expected}: {self.depths(expected)}"
+            time.sleep(0.1)
 
     def publish(self, vhost, name, bodies):
         channel = self.channel(vhost)
@@ -163,7 +167,7 @@ def backlog(stopped_conductors, broker):
     reply = next(q["name"] for q in lab.rabbitmq.api("queues/%2F") if q["name"].startswith("reply_"))
     broker.publish("/", reply, [b'{"result": "pong"}'] * REPLY_MESSAGES)
     expected = {**BACKLOG, ("/", reply): REPLY_MESSAGES, SCHEDULER: 1}
-    assert broker.depths(expected) == expected
+    broker.wait_for({**expected, STREAM: 2})
     wait_for_stats(lab, expected)
     yield reply
     clear(lab)
@@ -324,7 +328,7 @@ def test_a_broker_that_dies_mid_purge_gives_the_partial_report(lab, tmp_path):
         names = [f"compute.cmp{i:02d}" for i in range(12)]
         for name in names:
             throwaway.api(f"queues/%2F/{name}", "PUT", {"durable": False})
-        live = Broker(type("LabLike", (), {"cfg": cfg})(), confirm=False)
+        live = Broker(type("LabLike", (), {"cfg": cfg})())
         body = b"x" * 2000
         for name in names:
             live.publish("/", name, [body] * 3000)
