@@ -1,0 +1,38 @@
+"""`python -m tests.controller_lab up|down|status|break|demo`: the podman controller lab (see README)."""
+import argparse
+import json
+import sys
+
+from tests.lab.process import LabError
+
+from .lab import ControllerLab
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tests.controller_lab", description=__doc__)
+    parser.add_argument("action", choices=("up", "down", "status", "break", "demo"))
+    args = parser.parse_args(argv)
+    lab = ControllerLab()
+    try:
+        if args.action == "up":
+            lab.up()
+        elif args.action == "down":
+            lab.down()
+        elif args.action == "break":
+            from . import fault  # pylint: disable=import-outside-toplevel
+            print(json.dumps(fault.break_like_the_incident(lab), indent=2))
+        elif args.action == "demo":
+            from . import demo  # pylint: disable=import-outside-toplevel
+            return demo.run(lab)
+        else:
+            status = lab.status()
+            print(json.dumps(status, indent=2))
+            return 0 if status["vip_answers"] else 3
+    except (LabError, RuntimeError) as err:
+        print(f"controller lab {args.action}: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,70 @@
+"""The controller image, built locally (no registry): debootstrap minbase bookworm, podman import.
+
+Built once and reused: `podman image exists` decides. The packages are what systemd as PID 1, the
+entrance (haproxy), the runbook's probes and the host's bind-mounted Python need.
+"""
+import pathlib
+import shutil
+import subprocess
+import tempfile
+
+IMAGE = "localhost/opsctl-controller:bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = (
+    "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "python3", "haproxy", "socat",
+    "ca-certificates", "curl",
+    # shared libraries of the host's Python and venv, which the containers bind-mount read-only
+    "libssl3", "libffi8", "libsqlite3-0", "libbz2-1.0", "liblzma5", "zlib1g", "libreadline8",
+    "libncursesw6", "libtinfo6", "libgdbm6", "libuuid1", "libexpat1", "libtirpc3", "libnsl2",
+)
+# Units that only slow a container's boot or fight the host.
+MASKED_UNITS = ("systemd-resolved.service", "systemd-timesyncd.service", "getty@tty1.service",
+                "console-getty.service", "systemd-logind.service", "apt-daily.timer",
+                "apt-daily-upgrade.timer")
+
+
+def exists():
+    return subprocess.run(["podman", "image", "exists", IMAGE], check=False).returncode == 0
+
+
+def build(log=print, rebuild=False):
+    if exists() and not rebuild:
+        log(f"image {IMAGE} already built: reusing it")
+        return False
+    for tool in ("debootstrap", "podman"):
+        if not shutil.which(tool):
+            raise RuntimeError(f"{tool} is missing: apt-get install -y podman debootstrap")
+    with tempfile.TemporaryDirectory(prefix="opsctl-rootfs-") as tmp:
+        rootfs = pathlib.Path(tmp, "rootfs")
+        log(f"debootstrap bookworm into {rootfs} (a few minutes)")
+        result = subprocess.run(
+            ["debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}", "bookworm",
+             str(rootfs), MIRROR], capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise RuntimeError(f"debootstrap failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        _prepare(rootfs)
+        log(f"podman import -> {IMAGE}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["podman", "import", "--change", 'CMD ["/sbin/init"]',
+                        "--change", "STOPSIGNAL SIGRTMIN+3", "-", IMAGE],
+                       stdin=tar.stdout, check=True, capture_output=True)
+        tar.stdout.close()
+        if tar.wait():
+            raise RuntimeError("tar of the rootfs failed")
+    return True
+
+
+def _prepare(rootfs):
+    # An empty machine-id makes systemd generate one per container at boot.
+    (rootfs / "etc/machine-id").write_text("")
+    for unit in MASKED_UNITS:
+        link = rootfs / "etc/systemd/system" / unit
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+    shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+    (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+
+
+def remove():
+    if exists():
+        subprocess.run(["podman", "rmi", "-f", IMAGE], check=True, capture_output=True)
