@@ -336,7 +336,8 @@ class ControllerLab:
     def write_inventory(self):
         path = self.cfg.path("inventory.yml")
         user, password = RABBIT_USER
-        controllers = {name: {"ansible_host": name} for name in CONTROLLERS}
+        controllers = {name: {"ansible_host": name, "conductor_recovery_api_address": ip}
+                       for name, ip in self.hosts.items()}
         inventory = {
             "all": {
                 "vars": {
