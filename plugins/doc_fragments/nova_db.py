@@ -69,7 +69,8 @@ requirements:
   - PyMySQL
 notes:
   - Options given to the module take precedence over O(config_file), as with community.mysql.
-  - The modules only read; their database sessions never commit.
+  - The modules read; only an explicit repair (such as the O(repair) option of cell_mapping_check) writes, after a
+    verified backup, in one transaction.
 '''
 
     # The same options as one dict option, nova_db, for modules that also take the OpenStack options
@@ -142,5 +143,5 @@ requirements:
   - python >= 3.10
   - PyMySQL
 notes:
-  - Nova's databases are only read; the database sessions never commit.
+  - Nova's databases are only read here; the database sessions never commit.
 '''
