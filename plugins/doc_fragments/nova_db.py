@@ -69,7 +69,7 @@ requirements:
   - PyMySQL
 notes:
   - Options given to the module take precedence over O(config_file), as with community.mysql.
-  - The modules read; only an explicit repair (such as the O(repair) option of cell_mapping_check) writes, after a
+  - The modules read; only an explicit repair (such as C(repair=true) of cell_mapping_check) writes, after a
     verified backup, in one transaction.
 '''
 
