@@ -30,7 +30,7 @@ options:
     required: true
   server:
     description:
-      - The RPC server to ask: the service's C([DEFAULT] host), such as V(ctl1).
+      - The RPC server to ask, the service's C([DEFAULT] host), such as V(ctl1).
     type: str
     required: true
   topic:
