@@ -61,7 +61,8 @@ options:
     type: str
   login_user:
     description:
-      - The database user. Reading is all the modules do, so a user with C(SELECT) privileges is enough.
+      - The database user. Audits need only C(SELECT); repairs, db_backup and db_restore need the privileges their
+        modules document.
       - Unset means the user from O(config_file), else the name of the user running the module.
     type: str
 requirements:
@@ -70,7 +71,7 @@ requirements:
 notes:
   - Options given to the module take precedence over O(config_file), as with community.mysql.
   - The modules read; only an explicit repair (such as C(repair=true) of cell_mapping_check) writes, after a
-    verified backup, in one transaction.
+    verified backup, in one transaction; db_restore writes the databases it restores.
 '''
 
     # The same options as one dict option, nova_db, for modules that also take the OpenStack options
@@ -136,7 +137,8 @@ options:
         type: str
       login_user:
         description:
-          - The database user. Reading is all the modules do, so a user with C(SELECT) privileges is enough.
+          - The database user. Audits need only C(SELECT); repairs, db_backup and db_restore need the privileges their
+        modules document.
           - Unset means the user from O(nova_db.config_file), else the name of the user running the module.
         type: str
 requirements:
