@@ -84,12 +84,14 @@ options:
       - The password of O(login_user).
       - Required with O(backend=http).
     type: str
+    required: false
   login_user:
     description:
       - A RabbitMQ user with the C(administrator) tag, or the C(management) tag and C(read) permission on the queues'
         virtual hosts.
       - Required with O(backend=http). Without it, O(backend=auto) uses C(rabbitmqctl).
     type: str
+    required: false
   min_messages:
     description:
       - Leave alone queues with fewer ready messages than this. The default skips empty queues.
