@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: test deps sanity lint unit integration bench build lab-up lab-down lab-status lab-reset clean
+.PHONY: test deps sanity lint unit integration bench build lab-up lab-down lab-status lab-reset demo demo-down clean
 
 ## test: install what is needed, then sanity, lint, unit and integration tests, in that order
 test: deps sanity lint unit integration
@@ -29,6 +29,16 @@ unit: deps
 integration: deps
 	@echo "== integration tests against the service lab"
 	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v
+
+## demo: build the podman controller lab, break it like seed 003, run recover_conductor.yml, show before/after
+# Its own service lab (dir and ports), because the demo stops that lab's host conductors.
+DEMO_LAB := OPS_LAB_DIR=$(CURDIR)/.lab-demo OPS_LAB_PORT_BASE=26600
+demo: deps
+	@bash tests/bootstrap.sh demo
+	@$(DEMO_LAB) $(BIN)/python -m tests.controller_lab demo
+
+demo-down:
+	@$(DEMO_LAB) $(BIN)/python -m tests.controller_lab down
 
 ## bench: side-by-side benchmarks against the peer tools, written to benchmarks/results.json
 bench: deps
