@@ -137,8 +137,7 @@ options:
         type: str
       login_user:
         description:
-          - The database user. Audits need only C(SELECT); repairs, db_backup and db_restore need the privileges their
-        modules document.
+          - The database user. C(SELECT) privileges are enough: nova's databases are only read here.
           - Unset means the user from O(nova_db.config_file), else the name of the user running the module.
         type: str
 requirements:
