@@ -54,9 +54,9 @@ def _seed(lab):
                 "host_mappings": [{"cell": cell, "host": f"{cell}-cmp"} for cell in CELLS],
                 "instances": [{"cell": cell, "host": f"{cell}-cmp", "project_id": f"bench-{cell}",
                                "user_id": "bench"} for cell in CELLS]})
-    columns = [line for line in lab.mariadb.sql(
+    columns = list(lab.mariadb.sql(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'nova_cell1' "
-        "AND table_name = 'instances' AND column_name NOT IN ('id', 'uuid') ORDER BY ordinal_position").split()]
+        "AND table_name = 'instances' AND column_name NOT IN ('id', 'uuid') ORDER BY ordinal_position").split())
     listed = ", ".join(f"`{c}`" for c in columns)
     per_cell = INSTANCES // len(CELLS)
     for cell in CELLS:

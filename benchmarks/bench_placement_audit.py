@@ -144,6 +144,7 @@ def run(lab):
     record = compare("placement_audit", PROVIDERS, ours, "nova-manage placement audit --verbose", peer, runs=RUNS,
                      check=same)
     record.update(consumers=CONSUMERS, cells=len(CELLS),
-                  seeding="nova rows and placement consumers/allocations: bulk INSERT copies of rows made by nova objects and by POST /allocations; providers and inventories: Placement API")
+                  seeding=("nova rows and placement consumers/allocations: bulk INSERT copies of rows made by nova "
+                           "objects and by POST /allocations; providers and inventories: Placement API"))
     print(json.dumps({k: record[k] for k in ("name", "n", "consumers", "ours_s", "peer_s", "ratio")}), flush=True)
     return [record]

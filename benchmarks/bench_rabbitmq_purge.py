@@ -86,7 +86,7 @@ def _bench(lab, size, runs, pipeline_runs):
             keep_alive = http.client.HTTPConnection("127.0.0.1", lab.cfg.port("rabbitmq_management"), timeout=30)
             for name in names:
                 keep_alive.request("DELETE", f"/api/queues/%2F/{quote(name, safe='')}/contents",
-                             headers={"Authorization": f"Basic {token}"})
+                                   headers={"Authorization": f"Basic {token}"})
                 response = keep_alive.getresponse()
                 response.read()
                 assert response.status == 204, response.status

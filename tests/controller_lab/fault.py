@@ -56,11 +56,11 @@ def _stale_queues(url):
             for host in STALE_COMPUTE_HOSTS:
                 queue = kombu.Queue(f"compute.{host}", nova, routing_key=f"compute.{host}", durable=False)
                 queue(connection.channel()).declare()
-                for _ in range(10):
+                for _i in range(10):
                     producer.publish({"oslo.message": "{}", "oslo.version": "2.0"}, exchange=nova,
                                      routing_key=f"compute.{host}")
-            for _ in range(STALE_REPLY_QUEUES):
+            for _i in range(STALE_REPLY_QUEUES):
                 name = f"reply_{uuid.uuid4().hex}"
                 kombu.Queue(name, durable=False)(connection.channel()).declare()
-                for _ in range(5):
+                for _i in range(5):
                     producer.publish({"oslo.message": "{}", "oslo.version": "2.0"}, routing_key=name)

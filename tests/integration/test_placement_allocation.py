@@ -37,7 +37,7 @@ def new_uuid():
 
 def module_args(lab, **extra):
     args = dict(cloud="opslab", nova_db=dict(login_host="127.0.0.1", login_port=lab.cfg.port("mariadb"),
-                                            login_user="ops", login_password=DB_USERS["ops"]))
+                                             login_user="ops", login_password=DB_USERS["ops"]))
     args.update(extra)
     return args
 
@@ -98,9 +98,9 @@ def incident(clean_lab, placement_seed, nova_seed):
         "MEMORY_MB": {"total": 7841, "reserved": 512, "allocation_ratio": 2.0},
         "DISK_GB": {"total": 100}})
 
-    orphans = [new_uuid() for _ in range(30)]            # doubled on compute1 + compute3, no nova row
-    deleted = [new_uuid() for _ in range(30)]            # instance rows deleted
-    stale = [new_uuid() for _ in range(19)]              # live on compute2, a failed migration left compute1
+    orphans = [new_uuid() for _i in range(30)]            # doubled on compute1 + compute3, no nova row
+    deleted = [new_uuid() for _i in range(30)]            # instance rows deleted
+    stale = [new_uuid() for _i in range(19)]              # live on compute2, a failed migration left compute1
     single = new_uuid()                                  # MEMORY_MB only
     active, migrating, building = new_uuid(), new_uuid(), new_uuid()
     built = nova_seed.apply({
@@ -239,7 +239,7 @@ def test_backup_clean_restore_gives_back_identical_allocations(clean_lab, placem
     live = new_uuid()
     nova_seed.apply({"instances": [{"cell": "cell1", "uuid": live, "host": "compute2", "project_id": "p",
                                     "user_id": "u"}]})
-    dead = [new_uuid() for _ in range(5)]
+    dead = [new_uuid() for _i in range(5)]
     consumers = {u: {rps["compute1"]: SMALL, rps["compute2"]: {"VCPU": 2}} for u in dead}
     consumers[live] = {rps["compute1"]: SMALL, rps["compute2"]: SMALL}
     post_allocations(lab, consumers)
@@ -258,8 +258,9 @@ def test_backup_clean_restore_gives_back_identical_allocations(clean_lab, placem
     restored = run(lab, diff=True, action="restore", backup_file=backup_file)
     assert restored["changed"] is True and len(restored["restored"]) == 6, restored
     now = {u: lab.placement.request("GET", f"/allocations/{u}") for u in everyone}
-    strip = lambda a: ({rp: body["resources"] for rp, body in a["allocations"].items()},  # noqa: E731
-                       a["project_id"], a["user_id"], a["consumer_type"])
+    def strip(a):
+        return ({rp: body["resources"] for rp, body in a["allocations"].items()},
+                a["project_id"], a["user_id"], a["consumer_type"])
     assert {u: strip(a) for u, a in now.items()} == {u: strip(a) for u, a in original.items()}
 
     assert run(lab, action="restore", backup_file=backup_file)["changed"] is False
@@ -283,7 +284,7 @@ def tricky(clean_lab, placement_seed, nova_seed):
     aggregate = new_uuid()
     placement_seed.aggregates(shared, [aggregate])
     placement_seed.aggregates(rps["compute2"], [aggregate])
-    on_shared, building, fpga_orphan, plain_orphan, deleted = (new_uuid() for _ in range(5))
+    on_shared, building, fpga_orphan, plain_orphan, deleted = (new_uuid() for _i in range(5))
     nova_seed.apply({"instances": [
         {"cell": "cell1", "uuid": on_shared, "host": "compute2", "project_id": "p", "user_id": "u"},
         {"cell": "cell1", "uuid": building, "host": None, "vm_state": "building", "project_id": "p", "user_id": "u"},

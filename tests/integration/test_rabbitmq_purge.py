@@ -164,7 +164,8 @@ def backlog(stopped_conductors, broker):
                     json.dumps(casts)], capture_output=True, text=True, timeout=120, check=True)
     broker.publish("cell2", "conductor_quorum", [b'{"quorum": 0}', b'{"quorum": 1}', b'{"quorum": 2}'])
     broker.publish(*STREAM, [b"stream-0", b"stream-1"])
-    reply = next(q["name"] for q in lab.rabbitmq.api("queues/%2F") if q["name"].startswith("reply_"))
+    reply = next((q["name"] for q in lab.rabbitmq.api("queues/%2F") if q["name"].startswith("reply_")), None)
+    assert reply, "the RPC casts left no reply_ queue behind"
     broker.publish("/", reply, [b'{"result": "pong"}'] * REPLY_MESSAGES)
     expected = {**BACKLOG, ("/", reply): REPLY_MESSAGES, SCHEDULER: 1}
     broker.wait_for({**expected, STREAM: 2})
