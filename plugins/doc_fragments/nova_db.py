@@ -137,7 +137,7 @@ options:
         type: str
       login_user:
         description:
-          - The database user. C(SELECT) privileges are enough: nova's databases are only read here.
+          - The database user. C(SELECT) privileges are enough, since nova's databases are only read here.
           - Unset means the user from O(nova_db.config_file), else the name of the user running the module.
         type: str
 requirements:

@@ -258,6 +258,7 @@ def test_backup_clean_restore_gives_back_identical_allocations(clean_lab, placem
     restored = run(lab, diff=True, action="restore", backup_file=backup_file)
     assert restored["changed"] is True and len(restored["restored"]) == 6, restored
     now = {u: lab.placement.request("GET", f"/allocations/{u}") for u in everyone}
+
     def strip(a):
         return ({rp: body["resources"] for rp, body in a["allocations"].items()},
                 a["project_id"], a["user_id"], a["consumer_type"])
