@@ -360,7 +360,6 @@ totals:
 
 import datetime
 import os
-import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -373,6 +372,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors impo
     OpsError,
     UnsafeToProceed,
 )
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq import compile_patterns, name_selected
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmqctl import RabbitmqctlClient
 
 # Messages fetched per /get request while draining into an archive.
@@ -472,15 +472,15 @@ class RabbitMQPurge(OpsModule):
 
     # --- purge ----------------------------------------------------------------
     def _purge(self):
-        include = _compile(self.params['include'], 'include')
-        exclude = _compile(self.params['exclude'], 'exclude')
+        include = compile_patterns(self.params['include'], 'include')
+        exclude = compile_patterns(self.params['exclude'], 'exclude')
         archive_dir = self.params['archive_dir']
         if archive_dir and not os.path.isdir(archive_dir):
             raise OpsError(f'The archive directory {archive_dir} does not exist')
         backend, client = self._choose_backend(needs_http='archive_dir' if archive_dir else None)
 
         listed = self._list_queues(client)
-        matched = [queue for queue in listed if _selected(queue['name'], include, exclude)]
+        matched = [queue for queue in listed if name_selected(queue['name'], include, exclude)]
         if matched and len(matched) == len(listed) and not self.params['force']:
             raise UnsafeToProceed(
                 f'The selection matches every one of the {len(listed)} queues of virtual host(s) '
@@ -693,18 +693,6 @@ def _drain(client, queue, writer):
         drained += len(messages)
         if len(messages) < DRAIN_BATCH:
             return drained
-
-
-def _compile(patterns, option):
-    try:
-        return [re.compile(pattern) for pattern in patterns]
-    except re.error as error:
-        raise OpsError(f'Invalid regular expression {error.pattern!r} in {option}: {error}') from error
-
-
-def _selected(name, include, exclude):
-    included = not include or any(pattern.search(name) for pattern in include)
-    return included and not any(pattern.search(name) for pattern in exclude)
 
 
 def _key(queue):

@@ -151,10 +151,9 @@ totals:
       sample: 3
 '''
 
-import re
-
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq import compile_patterns, name_selected
 
 
 class RabbitMQQueueInfo(OpsModule):
@@ -167,10 +166,10 @@ class RabbitMQQueueInfo(OpsModule):
     option_families = ('rabbitmq',)
 
     def run(self):
-        include = _compile(self.params['include'], 'include')
-        exclude = _compile(self.params['exclude'], 'exclude')
+        include = compile_patterns(self.params['include'], 'include')
+        exclude = compile_patterns(self.params['exclude'], 'exclude')
         queues = sorted(
-            (queue for queue in self._list_queues() if _selected(queue['name'], include, exclude)),
+            (queue for queue in self._list_queues() if name_selected(queue['name'], include, exclude)),
             key=lambda queue: (queue['vhost'], queue['name']),
         )
         return dict(changed=False, queues=queues, totals=_totals(queues))
@@ -188,18 +187,6 @@ class RabbitMQQueueInfo(OpsModule):
                     raise
                 self.warn(f'Virtual host {vhost!r} does not exist.')
         return queues
-
-
-def _compile(patterns, option):
-    try:
-        return [re.compile(pattern) for pattern in patterns]
-    except re.error as error:
-        raise OpsError(f'Invalid regular expression {error.pattern!r} in {option}: {error}') from error
-
-
-def _selected(name, include, exclude):
-    included = not include or any(pattern.search(name) for pattern in include)
-    return included and not any(pattern.search(name) for pattern in exclude)
 
 
 def _totals(queues):

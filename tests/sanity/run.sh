@@ -12,17 +12,7 @@ venv=${VENV:-$repo/.venv}
 root=${SANITY_ROOT:-$repo/.build/sanity}   # a separate root lets two sanity runs go at once
 collection=$root/ansible_collections/openstack_ops/runbooks
 
-# Copy what git would commit: tracked and untracked-but-not-ignored files.
-rm -rf "$root"
-mkdir -p "$collection"
-(
-  cd "$repo"
-  git ls-files -z --cached --others --exclude-standard |
-    while IFS= read -r -d '' path; do
-      if [[ -e $path ]]; then printf '%s\0' "$path"; fi
-    done |
-    tar --null --files-from=- -cf -
-) | tar -xf - -C "$collection"
+bash "$repo/tests/copy-collection.sh" "$root"
 
 # ansible-test lists the files to check with git. Without a repository of its
 # own the copy would be seen through the outer one, which ignores .build/.

@@ -11,17 +11,7 @@ venv=${VENV:-$repo/.venv}
 root=$repo/.build/unit
 collection=$root/ansible_collections/openstack_ops/runbooks
 
-# Copy what git would commit: tracked and untracked-but-not-ignored files.
-rm -rf "$root"
-mkdir -p "$collection"
-(
-  cd "$repo"
-  git ls-files -z --cached --others --exclude-standard |
-    while IFS= read -r -d '' path; do
-      if [[ -e $path ]]; then printf '%s\0' "$path"; fi
-    done |
-    tar --null --files-from=- -cf -
-) | tar -xf - -C "$collection"
+bash "$repo/tests/copy-collection.sh" "$root"
 
 cd "$collection"
 PYTHONPATH=$root exec "$venv/bin/python" -m pytest -p no:cacheprovider --import-mode=importlib tests/unit "$@"
