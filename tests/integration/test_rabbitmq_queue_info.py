@@ -2,6 +2,7 @@
 from urllib.parse import quote
 
 from tests.integration.ansible_runner import run_module
+from tests.lab import process
 from tests.lab.config import CONTROLLERS, RABBIT_USER
 
 
@@ -12,9 +13,13 @@ def login(lab):
 
 def test_lists_conductor_queues_with_depth_and_consumers(clean_lab):
     # A message piles up on a queue nobody consumes; the conductors' queues each have their consumer.
-    clean_lab.rabbitmq.api(f"queues/{quote('/', safe='')}/compute.cmp1", "PUT", {"durable": False})
+    queue = f"queues/{quote('/', safe='')}/compute.cmp1"
+    clean_lab.rabbitmq.api(queue, "PUT", {"durable": False})
     clean_lab.rabbitmq.api(f"exchanges/{quote('/', safe='')}/amq.default/publish", "POST", {
         "properties": {}, "routing_key": "compute.cmp1", "payload": "{}", "payload_encoding": "string"})
+    # A queue just declared has no statistics until the broker's next stats tick (up to 5 s).
+    process.wait_until(lambda: clean_lab.rabbitmq.api(queue).get("messages") == 1, 30,
+                       "statistics for compute.cmp1")
     result = run_module("rabbitmq_queue_info",
                         dict(login(clean_lab), vhosts=["/"], include=["^conductor", "^compute"], exclude=["_fanout_"]))
     assert result["changed"] is False, result
