@@ -160,7 +160,7 @@ class NovaConductorPing(OpsModule):
         conf([], project='openstack_ops-conductor-ping')
         try:
             transport = oslo_messaging.get_rpc_transport(conf, url=self.params['transport_url'])
-        except oslo_messaging.InvalidTransportURL as error:
+        except (oslo_messaging.InvalidTransportURL, ValueError) as error:   # ValueError: a port that is not a number
             raise OpsError(f'transport_url is not a valid oslo.messaging URL: {error}') from error
         try:
             client = oslo_messaging.get_rpc_client(

@@ -1,0 +1,121 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+import oslo_messaging
+import pytest
+
+from ansible_collections.openstack_ops.runbooks.plugins.modules import nova_conductor_ping
+
+URL = 'rabbit://openstack:s3cret@rabbit.example:5672/'
+ARGS = dict(transport_url=URL, server='ctl2', timeout=3)
+
+
+class FakeClient:
+    """An RPC client whose call() answers or raises what the test says; records the calls."""
+
+    def __init__(self, outcome):
+        self.outcome = outcome
+        self.calls = []
+
+    def call(self, context, method):
+        self.calls.append((context, method))
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+REAL_TRANSPORT = oslo_messaging.get_rpc_transport
+
+
+@pytest.fixture
+def rpc(monkeypatch):
+    """use(outcome): oslo.messaging's own in-memory fake driver as the transport, a FakeClient as the client."""
+    made = {}
+
+    def transport(conf, url):
+        made['url'] = url
+        return REAL_TRANSPORT(conf, url='fake://')
+
+    def use(outcome):
+        client = FakeClient(outcome)
+
+        def get_rpc_client(transport, target, **kwargs):
+            made.update(target=target, kwargs=kwargs)
+            return client
+
+        monkeypatch.setattr(oslo_messaging, 'get_rpc_client', get_rpc_client)
+        return client
+
+    monkeypatch.setattr(oslo_messaging, 'get_rpc_transport', transport)
+    use.made = made
+    return use
+
+
+def test_an_answer_is_answered_with_the_reply_and_elapsed_time(run_module, rpc):
+    client = rpc('pong')
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 0
+    assert result['changed'] is False
+    assert result['answered'] is True
+    assert result['reply'] == 'pong'
+    assert result['error'] is None
+    assert result['elapsed'] >= 0
+    assert result['target'] == dict(exchange='nova', topic='conductor', server='ctl2')
+    assert client.calls == [({}, 'oslo_rpc_server_ping')]
+    assert rpc.made['target'].server == 'ctl2' and rpc.made['target'].exchange == 'nova'
+    assert rpc.made['kwargs']['timeout'] == 3
+    assert rpc.made['url'] == URL
+
+
+def test_a_timeout_is_no_answer_not_a_failure(run_module, rpc):
+    rpc(oslo_messaging.MessagingTimeout('Timed out waiting for a reply'))
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 0
+    assert result['answered'] is False
+    assert result['reply'] is None
+    assert result['error'].startswith('MessagingTimeout: Timed out')
+
+
+def test_a_server_without_rpc_ping_enabled_fails_saying_which_option(run_module, rpc):
+    rpc(oslo_messaging.NoSuchMethod('oslo_rpc_server_ping'))
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 1
+    assert 'conductor.ctl2 does not offer oslo_rpc_server_ping' in result['msg']
+    assert 'rpc_ping_enabled = true' in result['msg']
+
+
+def test_an_unreachable_broker_fails_clearly(run_module, rpc):
+    rpc(oslo_messaging.MessageDeliveryFailure('Unable to connect to AMQP server after 2 tries'))
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 1
+    assert result['msg'].startswith('Could not deliver the ping to the broker')
+
+
+def test_the_transport_url_password_never_appears_in_the_result(run_module, rpc):
+    rpc(oslo_messaging.MessageDeliveryFailure(f'cannot reach {URL}'))
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 1
+    assert 's3cret' not in repr(result)
+
+
+def test_a_timeout_below_one_second_is_refused_before_any_call(run_module, rpc):
+    client = rpc('pong')
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, timeout=0))
+
+    assert rc == 1
+    assert 'timeout must be at least 1 second, not 0' in result['msg']
+    assert client.calls == []
+
+
+def test_a_transport_url_oslo_messaging_cannot_parse_is_refused(run_module):
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, transport_url='rabbit://user:s3cret@host:notaport/'))
+
+    assert rc == 1
+    assert 'transport_url is not a valid oslo.messaging URL' in result['msg']
+    assert 's3cret' not in repr(result)
