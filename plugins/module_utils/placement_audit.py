@@ -29,6 +29,12 @@ UNVERIFIABLE = 'unverifiable'
 CLASSIFICATIONS = (ACTIVE, MIGRATION_IN_PROGRESS, STALE_SOURCE, DELETED_INSTANCE, ORPHAN, BUILDING, UNVERIFIABLE)
 CLEANABLE = (ORPHAN, DELETED_INSTANCE, STALE_SOURCE)
 
+# How much of the audit is returned: everything, what needs attention, or counts only.
+FULL = 'full'
+PROBLEMS = 'problems'
+SUMMARY = 'summary'
+REPORTS = (FULL, PROBLEMS, SUMMARY)
+
 # nova.db.main.api migration_get_in_progress_by_host_and_node: every other status still
 # holds allocations (a "finished" resize keeps the source allocation until it is confirmed).
 MIGRATION_DONE_STATUSES = ('confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done')
@@ -274,11 +280,20 @@ class Classifier:
         return cell['name'] or cell_uuid if cell else cell_uuid
 
 
-def audit(placement, nova, grace_period):
-    """The audit result: providers with inventory figures and classified consumers."""
+def audit(placement, nova, grace_period, report=FULL):
+    """The audit result: providers with inventory figures and classified consumers.
+
+    ``report`` chooses how much of it is returned (every allocation is classified whatever it is):
+    V(full) every provider and consumer; V(problems) only the consumers with an allocation that is not
+    active (with all their allocations) and the providers that hold one or are short of a resource class
+    (with only those consumers); V(summary) only the counts, the cells and the over-capacity names.
+    """
+    if report not in REPORTS:
+        raise OpsError(f"report must be one of {', '.join(REPORTS)}, not {report!r}")
     classifier = Classifier(placement, nova, grace_period)
     consumers = {}
     providers = []
+    over_capacity = []
     for uuid in sorted(placement.providers, key=lambda uuid: (placement.providers[uuid]['name'], uuid)):
         provider = placement.providers[uuid]
         entries = []
@@ -289,6 +304,17 @@ def audit(placement, nova, grace_period):
             consumers.setdefault(consumer, []).append(dict(
                 provider_uuid=uuid, provider_name=provider['name'], classification=classification,
                 reason=reason, resources=resources))
+        inventories = placement.inventory_report(uuid)
+        short = any(inv['free'] < 0 for inv in inventories.values())
+        if short:
+            over_capacity.append(provider['name'])
+        counts = _count(entry['classification'] for entry in entries)
+        if report == PROBLEMS:
+            entries = [entry for entry in entries if entry['classification'] != ACTIVE]
+            if not (short or entries):
+                continue
+        elif report == SUMMARY:
+            continue
         compute_uuid = classifier.compute_of(uuid)
         node = nova.compute_nodes.get(compute_uuid) if compute_uuid else None
         providers.append(dict(
@@ -298,27 +324,40 @@ def audit(placement, nova, grace_period):
             sharing=uuid in placement.sharing,
             compute_node=dict(host=node['host'], node=node['node'],
                               cell=classifier._cell_name(node['cell'])) if node else None,
-            inventories=placement.inventory_report(uuid),
+            inventories=inventories,
             consumers=entries,
-            summary=_count(entry['classification'] for entry in entries)))
-    consumer_list = [dict(uuid=consumer, allocations=allocations,
-                          classifications=sorted({a['classification'] for a in allocations}))
-                     for consumer, allocations in sorted(consumers.items())]
+            summary=counts))
+    allocations = _count(a['classification'] for held in consumers.values() for a in held)
+    problem_consumers = sorted(consumer for consumer, held in consumers.items()
+                               if any(a['classification'] != ACTIVE for a in held))
     cells = [dict(uuid=uuid, name=cell['name'], reachable=cell['reachable'], error=cell['error'])
              for uuid, cell in sorted(nova.cells.items(), key=lambda item: (item[1]['name'] or '', item[0]))]
-    return dict(
-        providers=providers,
-        consumers=consumer_list,
+    result = dict(
+        report=report,
         cells=cells,
         complete=not nova.unreachable_cells,
         summary=dict(
-            providers=len(providers),
-            consumers=len(consumer_list),
-            allocations=_count(a['classification'] for c in consumer_list for a in c['allocations']),
-            over_capacity=sorted(p['name'] for p in providers
-                                 if any(inv['free'] < 0 for inv in p['inventories'].values())),
+            providers=len(placement.providers),
+            consumers=len(consumers),
+            problem_consumers=len(problem_consumers),
+            allocations=allocations,
+            over_capacity=sorted(over_capacity),
         ),
     )
+    if report != SUMMARY:
+        listed = sorted(consumers) if report == FULL else problem_consumers
+        result.update(providers=providers, consumers=[
+            dict(uuid=consumer, allocations=consumers[consumer],
+                 classifications=sorted({a['classification'] for a in consumers[consumer]}))
+            for consumer in listed])
+    return result
+
+
+def summarize(audit_result):
+    """The same audit cut down to report=summary."""
+    result = {key: value for key, value in audit_result.items() if key not in ('providers', 'consumers')}
+    result['report'] = SUMMARY
+    return result
 
 
 def _count(classifications):

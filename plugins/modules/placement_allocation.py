@@ -98,6 +98,20 @@ options:
         part of. An unknown provider is an error.
     type: list
     elements: str
+  report:
+    description:
+      - How much of the audit RV(audit) returns; every allocation is read and classified whatever the choice, and
+        O(action=clean) plans from the full classification.
+      - V(problems) returns the consumers that hold an allocation that is not V(active) (with all their allocations,
+        so the part a V(stale_source) clean keeps is visible), and the providers that hold such an allocation or
+        have a resource class over capacity (with only those consumers, and counts over all of them).
+      - V(full) returns every provider and every consumer. On a large cloud this is a large result (tens of MB at
+        20,000 consumers) that Ansible has to scrub, serialise and template, which costs more time than the audit.
+      - V(summary) returns only RV(audit.summary), RV(audit.cells) and RV(audit.complete); RV(audit.providers) and
+        RV(audit.consumers) are left out.
+    type: str
+    choices: [full, problems, summary]
+    default: problems
   resources:
     description:
       - For O(action=fit), the request as C(CLASS:AMOUNT) pairs, such as C(VCPU:1,MEMORY_MB:1024,DISK_GB:10), or as a
@@ -127,7 +141,9 @@ attributes:
     details:
       - The allocations of every consumer that changes (or would change), before and after.
 notes:
-  - Placement is called at microversion 1.38 (Yoga or later).
+  - Placement is called at microversion 1.38 (Yoga or later), with two GET requests per provider (its inventories
+    and its allocations) run O(concurrency) at a time, plus one listing and a few requests for sharing providers.
+    Nova is read with a few queries per cell per 2,000 consumers, never one query per consumer.
   - Nova is only read. The module needs the nova_api database and, through C(cell_mappings), every cell database.
   - A cell that cannot be read makes the consumers that may live in it V(unverifiable); they are never cleaned,
     and RV(audit.complete) is V(false).
@@ -195,8 +211,8 @@ EXAMPLES = r'''
 
 RETURN = r'''
 audit:
-  description: Providers, consumers and cells as the audit saw them. For O(action=clean), the audit the plan was
-    made from.
+  description: Providers, consumers and cells as the audit saw them, cut to O(report). For O(action=clean), the
+    audit the plan was made from.
   returned: when O(action) is V(audit), V(fit) or V(clean)
   type: dict
   contains:
@@ -211,7 +227,9 @@ audit:
       type: bool
       sample: true
     consumers:
-      description: Every consumer with its allocation on each provider, classified.
+      description: Every consumer (O(report=full)) or every consumer with an allocation that is not V(active)
+        (O(report=problems)), with its allocation on each provider, classified.
+      returned: unless O(report=summary)
       type: list
       elements: dict
       sample: [{"uuid": "01b6377f-5b0c-4273-a24a-921f793b3004", "classifications": ["orphan"],
@@ -219,9 +237,12 @@ audit:
                                  "reason": "no instance, migration or build request in any cell",
                                  "resources": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}}]}]
     providers:
-      description: Every provider with its inventories (C(total), C(reserved), C(allocation_ratio), C(min_unit),
-        C(max_unit), C(step_size), C(used), C(capacity), C(free)), its consumers with their classification and
-        reason, the compute node it belongs to, and a count per classification.
+      description: Every provider (O(report=full)), or every provider that holds an allocation that is not V(active)
+        or is over capacity in some resource class (O(report=problems)), with its inventories (C(total), C(reserved), C(allocation_ratio), C(min_unit),
+        C(max_unit), C(step_size), C(used), C(capacity), C(free)), its consumers (with O(report=problems), only those
+        that are not V(active)) with their classification and reason, the compute node it belongs to, and a count
+        per classification of all its allocations.
+      returned: unless O(report=summary)
       type: list
       elements: dict
       sample: [{"uuid": "b266...", "name": "compute1", "sharing": false, "generation": 12,
@@ -231,11 +252,16 @@ audit:
                                               "min_unit": 1, "max_unit": 7841, "step_size": 1,
                                               "used": 11426, "capacity": 10993, "free": -433}},
                 "consumers": [], "summary": {"active": 0, "orphan": 79}}]
+    report:
+      description: The O(report) level this audit was cut to.
+      type: str
+      sample: problems
     summary:
-      description: How many providers and consumers, how many allocations of each classification, and the names of
-        providers with a resource class over capacity.
+      description: How many providers and consumers, how many consumers hold an allocation that is not V(active),
+        how many allocations of each classification, and the names of providers with a resource class over
+        capacity. Always over everything that was read, whatever O(report) is.
       type: dict
-      sample: {"providers": 3, "consumers": 80, "over_capacity": ["compute1"],
+      sample: {"providers": 3, "consumers": 81, "problem_consumers": 80, "over_capacity": ["compute1"],
                "allocations": {"active": 1, "orphan": 79, "stale_source": 0}}
 backups:
   description: The backup files written before any change, with their checksum and consumer count.
@@ -324,6 +350,7 @@ class PlacementAllocation(OpsModule):
         grace_period=dict(type='int', default=3600),
         max_changes=dict(type='int', default=100),
         nova_cell_host=dict(type='str'),
+        report=dict(type='str', choices=list(placement_audit.REPORTS), default=placement_audit.PROBLEMS),
         required_traits=dict(type='list', elements='str', default=[]),
         resource_providers=dict(type='list', elements='str'),
         resources=dict(type='raw'),
@@ -345,12 +372,16 @@ class PlacementAllocation(OpsModule):
             return self._restore()
         request = self._fit_request() if action == 'fit' else None
         state, nova = self._read(self.params['resource_providers'])
-        audit = placement_audit.audit(state, nova, self.params['grace_period'])
+        report = self.params['report']
+        if action == 'clean':
+            # The plan needs every consumer that is not active, with all of its allocations.
+            return self._clean(state, placement_audit.audit(
+                state, nova, self.params['grace_period'],
+                placement_audit.PROBLEMS if report == placement_audit.SUMMARY else report))
+        audit = placement_audit.audit(state, nova, self.params['grace_period'], report)
         if action == 'audit':
             return dict(changed=False, audit=audit)
-        if action == 'fit':
-            return dict(changed=False, audit=audit, fit=placement_fit.fit(self.placement, state, *request))
-        return self._clean(state, audit)
+        return dict(changed=False, audit=audit, fit=placement_fit.fit(self.placement, state, *request))
 
     def _validate(self):
         bad = [value for value in self.params['consumers'] or () if not _is_uuid(value)]
@@ -401,6 +432,8 @@ class PlacementAllocation(OpsModule):
                 self.params['backup_dir'], self.params['retries'])
             changes = cleaner.apply(plan) if plan else []
             result = dict(changed=bool(changes), audit=audit, changes=changes, backups=cleaner.backups)
+        if self.params['report'] == placement_audit.SUMMARY:
+            result['audit'] = placement_audit.summarize(audit)
         if self.diff_mode:
             result['diff'] = dict(
                 before={change['consumer_uuid']: held[change['consumer_uuid']] for change in changes},
