@@ -12,27 +12,75 @@ A family listed in ``nested_families`` instead becomes one dict option named
 after the family, whose suboptions are the family's options; this lets a
 module take two families whose option names overlap (the OpenStack and the
 nova DB families both have ``ca_cert``).
+
+A family's backend module (and so its library) is imported only when a module
+that declares the family is built: openstacksdk alone takes about half a second
+to import, which a RabbitMQ module should not pay.
 """
 
 import copy
+import sys
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db, placement, rabbitmq
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url, redact
 
-# Each family is a backend module offering ARGUMENT_SPEC, REQUIRED_LIBRARY,
-# IMPORT_ERROR, ERRORS (library exceptions that may escape it), ERROR_LABEL
-# and connect(params).
-FAMILIES = {
-    'openstack': placement,
-    'nova_db': nova_db,
-    'rabbitmq': rabbitmq,
+_PACKAGE = __name__.rpartition('.')[0]
+
+# Option family -> its backend module in module_utils, which offers ARGUMENT_SPEC,
+# REQUIRED_LIBRARY, IMPORT_ERROR, ERRORS (library exceptions that may escape it),
+# ERROR_LABEL and connect(params). Only the backend module imports its library.
+FAMILY_MODULES = {
+    'openstack': 'placement',
+    'nova_db': 'nova_db',
+    'rabbitmq': 'rabbitmq',
 }
 
-HANDLED_ERRORS = (OpsError,) + tuple(error for backend in FAMILIES.values() for error in backend.ERRORS)
+
+def load_family(name):
+    """The backend module of the option family ``name``, imported on first use.
+
+    The imports are spelled out (not built from a string) so that Ansible's
+    module packager, which follows import statements, ships every backend.
+    """
+    # pylint: disable=import-outside-toplevel
+    if name == 'openstack':
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement as backend
+    elif name == 'nova_db':
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db as backend
+    elif name == 'rabbitmq':
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq as backend
+    else:
+        raise KeyError(f'unknown option family {name!r}; known: {sorted(FAMILY_MODULES)}')
+    return backend
+
+
+def loaded_families():
+    """The backend modules imported so far (by a module declaring them, or by any other code), by family."""
+    return {name: load_family(name) for name, module in FAMILY_MODULES.items() if f'{_PACKAGE}.{module}' in sys.modules}
+
+
+def handled_errors():
+    """OpsError and the library errors of every backend imported so far.
+
+    A library's exception can only be raised once the library is imported, and
+    only its backend module imports it, so families not yet imported need not
+    be (and are not) imported here.
+    """
+    return (OpsError,) + tuple(error for backend in loaded_families().values() for error in backend.ERRORS)
+
+
+def __getattr__(name):
+    # FAMILIES and HANDLED_ERRORS were module constants; reading them still works, but imports every backend.
+    if name == 'FAMILIES':
+        return {family_name: load_family(family_name) for family_name in FAMILY_MODULES}
+    if name == 'HANDLED_ERRORS':
+        for family_name in FAMILY_MODULES:
+            load_family(family_name)
+        return handled_errors()
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
 
 
 class _Connection:
@@ -71,8 +119,8 @@ class OpsModule:
         self.diff_mode = self.module._diff
         self.warn = self.module.warn
         self._connections = {}
-        for family in self.option_families + self.nested_families:
-            backend = FAMILIES[family]
+        for name in self.option_families + self.nested_families:
+            backend = load_family(name)
             if backend.IMPORT_ERROR:
                 self.module.fail_json(msg=missing_required_lib(backend.REQUIRED_LIBRARY),
                                       exception=backend.IMPORT_ERROR)
@@ -85,20 +133,20 @@ class OpsModule:
         in one module: the shared value would mean different things to each.
         """
         spec = copy.deepcopy(cls.argument_spec)
-        for family in cls.option_families:
-            options = FAMILIES[family].ARGUMENT_SPEC
+        for name in cls.option_families:
+            options = load_family(name).ARGUMENT_SPEC
             clash = _names(spec) & _names(options)
             if clash:
-                raise ValueError(f"{cls.__name__}: the {family!r} option family redefines {sorted(clash)}")
+                raise ValueError(f"{cls.__name__}: the {name!r} option family redefines {sorted(clash)}")
             spec.update(copy.deepcopy(options))
-        for family in cls.nested_families:
-            if family in cls.option_families:
-                raise ValueError(f"{cls.__name__}: the {family!r} option family cannot be both top-level and nested")
-            if family in _names(spec):
-                raise ValueError(f"{cls.__name__}: the nested {family!r} option family redefines [{family!r}]")
+        for name in cls.nested_families:
+            if name in cls.option_families:
+                raise ValueError(f"{cls.__name__}: the {name!r} option family cannot be both top-level and nested")
+            if name in _names(spec):
+                raise ValueError(f"{cls.__name__}: the nested {name!r} option family redefines [{name!r}]")
             # apply_defaults fills the suboption defaults even when the dict is left out.
-            spec[family] = dict(type='dict', options=copy.deepcopy(FAMILIES[family].ARGUMENT_SPEC),
-                                apply_defaults=True)
+            spec[name] = dict(type='dict', options=copy.deepcopy(load_family(name).ARGUMENT_SPEC),
+                              apply_defaults=True)
         return spec
 
     def run(self):
@@ -111,20 +159,23 @@ class OpsModule:
                 result = self.run()
             finally:
                 self._close_connections()
-        except HANDLED_ERRORS as error:
+        except Exception as error:  # pylint: disable=broad-exception-caught
+            # Which library errors are handled is only known once the module ran (see handled_errors).
+            if not isinstance(error, handled_errors()):
+                raise
             self._fail(error)
         self.module.exit_json(**result)
 
-    def _connect(self, family):
-        if family not in self._connections:
-            if family in self.nested_families:
-                params = self.params[family]
-            elif family in self.option_families:
+    def _connect(self, name):
+        if name not in self._connections:
+            if name in self.nested_families:
+                params = self.params[name]
+            elif name in self.option_families:
                 params = self.params
             else:
-                raise TypeError(f"{type(self).__name__} does not declare the {family!r} option family")
-            self._connections[family] = FAMILIES[family].connect(params)
-        return self._connections[family]
+                raise TypeError(f"{type(self).__name__} does not declare the {name!r} option family")
+            self._connections[name] = load_family(name).connect(params)
+        return self._connections[name]
 
     def _close_connections(self):
         while self._connections:
@@ -134,7 +185,7 @@ class OpsModule:
         if isinstance(error, OpsError):
             msg, details = error.msg, error.details
         else:
-            label = next(backend.ERROR_LABEL for backend in FAMILIES.values() if isinstance(error, backend.ERRORS))
+            label = next(backend.ERROR_LABEL for backend in loaded_families().values() if isinstance(error, backend.ERRORS))
             msg, details = f'{label}: {error}', {'error_type': type(error).__name__}
         self.module.fail_json(msg=mask_url(msg), details=redact(details), exception=mask_url(traceback.format_exc()))
 
