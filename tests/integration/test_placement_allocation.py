@@ -140,7 +140,7 @@ def incident(clean_lab, placement_seed, nova_seed):
 
 def test_audit_reproduces_the_incident_and_classifies_every_consumer(incident):
     lab, rps = incident["lab"], incident["rps"]
-    result = run(lab)
+    result = run(lab, report="full")
     assert result["changed"] is False, result
     audit = result["audit"]
     compute1 = next(p for p in audit["providers"] if p["name"] == "compute1")
@@ -167,6 +167,37 @@ def test_audit_reproduces_the_incident_and_classifies_every_consumer(incident):
     assert audit["summary"]["allocations"] == dict(
         active=21, migration_in_progress=1, stale_source=19, deleted_instance=30, orphan=61, building=1,
         unverifiable=0)
+
+
+def test_report_problems_and_summary_return_less_and_count_the_same(incident):
+    lab, rps = incident["lab"], incident["rps"]
+    full = run(lab, report="full")["audit"]
+    problems = run(lab)["audit"]                 # the default
+    summary = run(lab, report="summary")["audit"]
+    assert (full["report"], problems["report"], summary["report"]) == ("full", "problems", "summary")
+    assert full["summary"] == problems["summary"] == summary["summary"]
+    assert summary["summary"]["problem_consumers"] == 82           # the 80 dead + the migration + the build
+    assert "providers" not in summary and "consumers" not in summary and summary["complete"] is True
+
+    # problems: compute1 (over capacity, 80 dead consumers) and compute3 (the orphans' second half, the
+    # build); compute2 holds the stale halves' active parts and the migration's consumer, which is not active.
+    assert [p["name"] for p in problems["providers"]] == ["compute1", "compute2", "compute3"]
+    compute2 = problems["providers"][1]
+    assert [e["consumer_uuid"] for e in compute2["consumers"]] == [incident["migration_consumer"]]
+    assert compute2["summary"]["active"] == 20
+    assert incident["active"] not in {c["uuid"] for c in problems["consumers"]}
+    assert incident["migrating"] not in {c["uuid"] for c in problems["consumers"]}
+    wanted = set(incident["orphans"] + incident["deleted"] + incident["stale"]) | {
+        incident["single"], incident["migration_consumer"], incident["building"]}
+    assert {c["uuid"] for c in problems["consumers"]} == wanted
+    assert problems["consumers"] == [c for c in full["consumers"] if c["uuid"] in wanted]
+    stale = next(c for c in problems["consumers"] if c["uuid"] == incident["stale"][0])
+    assert sorted(a["classification"] for a in stale["allocations"]) == ["active", "stale_source"]
+    assert len(json.dumps(summary)) < len(json.dumps(problems)) < len(json.dumps(full))
+
+    # A clean reporting a summary plans from the full classification all the same.
+    planned = run(lab, check=True, action="clean", report="summary", backup_dir="/tmp/unused")
+    assert len(planned["changes"]) == 80 and "consumers" not in planned["audit"]
 
 
 def test_fit_fails_with_a_reason_before_the_clean_and_passes_after(incident, tmp_path):
@@ -314,7 +345,7 @@ def nova_manage_audit(lab):
 
 def test_nested_custom_class_sharing_and_building_compared_with_nova_manage(tricky):
     lab, rps = tricky["lab"], tricky["rps"]
-    audit = run(lab)["audit"]
+    audit = run(lab, report="full")["audit"]
     ours = {(c["uuid"], a["provider_uuid"]): a["classification"] for c in audit["consumers"] for a in c["allocations"]}
     assert ours[(tricky["fpga_orphan"], tricky["fpga"])] == "orphan"
     assert ours[(tricky["on_shared"], tricky["shared"])] == "active"
@@ -489,6 +520,14 @@ def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
     assert summary[0].startswith("compute1: DISK_GB 1/100 (free 99), MEMORY_MB 10000/10993 (free 993)")
     assert "orphan 1" in summary[0]
     assert task(report, "Fail on the chosen classifications")["msg"] == "1 allocation(s) classified orphan"
+    assert "Allocations: orphan 1" in summary
+
+    rc, report = run_playbook(PLAYBOOKS / "audit_placement.yml", dict(
+        base, audit_placement_report_path=str(tmp_path / "counts.json"), audit_placement_report="summary"), env=env)
+    assert rc == 0
+    assert task(report, "Report | summary per provider")["msg"][0] == "Allocations: orphan 1"
+    counts = json.loads((tmp_path / "counts.json").read_text())
+    assert counts["report"] == "summary" and "consumers" not in counts and counts["summary"] == saved["summary"]
 
     rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
         diagnose_novalidhost_cloud="opslab", diagnose_novalidhost_nova_db=connection["nova_db"],
