@@ -3,12 +3,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Read Placement's providers and allocations, read what Nova knows, classify every consumer.
 
-Placement is read with one call per provider (inventories and allocations), under
-bounded concurrency; Nova with a handful of queries per cell, never one per consumer.
+Placement is read with two calls per provider (inventories and allocations), under
+bounded concurrency; Nova with a handful of queries per cell and chunk of consumers, never
+one per consumer, in a thread of its own while Placement is still being read (NovaFeed).
 """
 
 import concurrent.futures
 import math
+import queue
+import threading
 from urllib.parse import quote
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
@@ -57,8 +60,12 @@ class PlacementState:
         self.share_peers = share_peers      # sharing provider uuid -> uuids of providers in its aggregates
 
     @classmethod
-    def read(cls, client, only=None, concurrency=8):
-        """Read Placement; ``only`` limits the providers to these UUIDs or names (and their trees)."""
+    def read(cls, client, only=None, concurrency=8, on_allocations=None):
+        """Read Placement; ``only`` limits the providers to these UUIDs or names (and their trees).
+
+        on_allocations(consumer uuids), when given, is called with each provider's consumers as soon as they
+        are read, so that Nova can be read at the same time.
+        """
         listed = client.get('/resource_providers', MICROVERSION)['resource_providers']
         if only:
             listed = _select_providers(listed, only)
@@ -77,6 +84,8 @@ class PlacementState:
                 providers[uuid]['inventories'] = inventories
                 providers[uuid]['allocations'] = {consumer: body['resources']
                                                   for consumer, body in allocations.items()}
+                if on_allocations is not None:
+                    on_allocations(providers[uuid]['allocations'])
 
         sharing = {rp['uuid'] for rp in client.get(
             '/resource_providers', MICROVERSION, params={'required': SHARING_TRAIT})['resource_providers']}
@@ -132,7 +141,11 @@ def _select_providers(listed, only):
 
 
 class NovaState:
-    """What Nova's databases say about a set of consumer UUIDs; read-only, O(cells) queries."""
+    """What Nova's databases say about a set of consumer UUIDs; read-only, never one query per consumer.
+
+    open() reads the cells and their compute nodes; add() reads what Nova knows about more consumers, in
+    chunks of CHUNK UUIDs: two nova_api queries and two per cell per chunk. A consumer is read once.
+    """
 
     def __init__(self):
         self.cells = {}             # cell uuid -> {name, reachable, error}
@@ -143,6 +156,12 @@ class NovaState:
         self.mappings = {}          # instance uuid -> cell uuid or None
         self.compute_nodes = {}     # compute node uuid -> {cell, host, node}
         self.now = None
+        self._nova_db = None
+        self._cell_by_id = {}
+        self._databases = {}        # cell uuid -> Database, for the cells that could be read
+        self._nodes = {}            # cell uuid -> {(host, node): compute node uuid}
+        self._seen = set()
+        self._migration_rows = set()
 
     @property
     def unreachable_cells(self):
@@ -150,54 +169,136 @@ class NovaState:
 
     @classmethod
     def read(cls, nova_db, consumer_uuids, cell_override=None):
+        state = cls.open(nova_db, cell_override)
+        state.add(consumer_uuids)
+        return state
+
+    @classmethod
+    def open(cls, nova_db, cell_override=None):
+        """The cells, their compute nodes and the database clock; no consumer read yet."""
         state = cls()
-        consumer_uuids = sorted(consumer_uuids)
+        state._nova_db = nova_db
         state.now = nova_db.query('SELECT UTC_TIMESTAMP() AS now')[0]['now']
         cells = nova_db.query('SELECT id, uuid, name, database_connection FROM cell_mappings')
-        cell_by_id = {cell['id']: cell['uuid'] for cell in cells}
-        for chunk in _chunks(consumer_uuids):
-            marks = ', '.join(['%s'] * len(chunk))
-            for row in nova_db.query(
-                    f'SELECT instance_uuid, cell_id FROM instance_mappings WHERE instance_uuid IN ({marks})', chunk):
-                state.mappings[row['instance_uuid']] = cell_by_id.get(row['cell_id'])
-            for row in nova_db.query(
-                    f'SELECT instance_uuid, created_at FROM build_requests WHERE instance_uuid IN ({marks})', chunk):
-                state.build_requests[row['instance_uuid']] = row['created_at']
+        state._cell_by_id = {cell['id']: cell['uuid'] for cell in cells}
         for cell in cells:
             state.cells[cell['uuid']] = dict(name=cell['name'], reachable=True, error=None)
             try:
                 database = nova_db.cell(cell['database_connection'], cell_override)
-                state._read_cell(cell['uuid'], database, consumer_uuids)
+                state._read_compute_nodes(cell['uuid'], database)
             except OpsError as error:
-                state.cells[cell['uuid']].update(reachable=False, error=mask_url(error.msg))
+                state._unreachable(cell['uuid'], error)
+            else:
+                state._databases[cell['uuid']] = database
         return state
 
-    def _read_cell(self, cell_uuid, database, consumer_uuids):
-        nodes = {}
+    def add(self, consumer_uuids):
+        """Read what Nova knows about these consumers (those not read before)."""
+        new = sorted(set(consumer_uuids) - self._seen)
+        self._seen.update(new)
+        for chunk in _chunks(new):
+            marks = ', '.join(['%s'] * len(chunk))
+            for row in self._nova_db.query(
+                    f'SELECT instance_uuid, cell_id FROM instance_mappings WHERE instance_uuid IN ({marks})', chunk):
+                self.mappings[row['instance_uuid']] = self._cell_by_id.get(row['cell_id'])
+            for row in self._nova_db.query(
+                    f'SELECT instance_uuid, created_at FROM build_requests WHERE instance_uuid IN ({marks})', chunk):
+                self.build_requests[row['instance_uuid']] = row['created_at']
+            for cell_uuid, database in list(self._databases.items()):
+                try:
+                    self._read_cell(cell_uuid, database, chunk, marks)
+                except OpsError as error:
+                    self._unreachable(cell_uuid, error)
+
+    def _unreachable(self, cell_uuid, error):
+        self.cells[cell_uuid].update(reachable=False, error=mask_url(error.msg))
+        self._databases.pop(cell_uuid, None)
+
+    def _read_compute_nodes(self, cell_uuid, database):
+        nodes = self._nodes.setdefault(cell_uuid, {})
         for row in database.query(
                 'SELECT uuid, host, hypervisor_hostname FROM compute_nodes WHERE deleted = 0'):
             self.compute_nodes[row['uuid']] = dict(cell=cell_uuid, host=row['host'], node=row['hypervisor_hostname'])
             nodes[(row['host'], row['hypervisor_hostname'])] = row['uuid']
-        for chunk in _chunks(consumer_uuids):
-            marks = ', '.join(['%s'] * len(chunk))
-            for row in database.query(
-                    'SELECT uuid, host, node, vm_state, task_state, created_at, deleted FROM instances '
-                    f'WHERE uuid IN ({marks})', chunk):
-                # A live row wins over soft-deleted copies of the same uuid (there should be none).
-                if row['uuid'] in self.instances and not self.instances[row['uuid']]['deleted']:
-                    continue
-                row.update(cell=cell_uuid, compute_uuid=nodes.get((row['host'], row['node'])))
-                self.instances[row['uuid']] = row
-            for row in database.query(
-                    'SELECT uuid, instance_uuid, status, migration_type, source_compute, source_node, '
-                    'dest_compute, dest_node FROM migrations '
-                    f'WHERE deleted = 0 AND (uuid IN ({marks}) OR instance_uuid IN ({marks}))', chunk + chunk):
-                row.update(cell=cell_uuid, in_progress=row['status'] not in MIGRATION_DONE_STATUSES,
-                           nodes={nodes.get((row['source_compute'], row['source_node'])),
-                                  nodes.get((row['dest_compute'], row['dest_node']))} - {None})
-                if row['uuid']:
-                    self.migrations[row['uuid']] = row
-                self.migrations_by_instance.setdefault(row['instance_uuid'], []).append(row)
+
+    def _read_cell(self, cell_uuid, database, chunk, marks):
+        nodes = self._nodes[cell_uuid]
+        for row in database.query(
+                'SELECT uuid, host, node, vm_state, task_state, created_at, deleted FROM instances '
+                f'WHERE uuid IN ({marks})', chunk):
+            # A live row wins over soft-deleted copies of the same uuid (there should be none).
+            if row['uuid'] in self.instances and not self.instances[row['uuid']]['deleted']:
+                continue
+            row.update(cell=cell_uuid, compute_uuid=nodes.get((row['host'], row['node'])))
+            self.instances[row['uuid']] = row
+        for row in database.query(
+                'SELECT id, uuid, instance_uuid, status, migration_type, source_compute, source_node, '
+                'dest_compute, dest_node FROM migrations '
+                f'WHERE deleted = 0 AND (uuid IN ({marks}) OR instance_uuid IN ({marks}))', chunk + chunk):
+            # A migration matches one chunk by its uuid and another by its instance's: keep it once.
+            if (cell_uuid, row['id']) in self._migration_rows:
+                continue
+            self._migration_rows.add((cell_uuid, row['id']))
+            row.update(cell=cell_uuid, in_progress=row['status'] not in MIGRATION_DONE_STATUSES,
+                       nodes={nodes.get((row['source_compute'], row['source_node'])),
+                              nodes.get((row['dest_compute'], row['dest_node']))} - {None})
+            if row['uuid']:
+                self.migrations[row['uuid']] = row
+            self.migrations_by_instance.setdefault(row['instance_uuid'], []).append(row)
+
+
+class NovaFeed:
+    """Reads Nova in a thread of its own while Placement is still being read.
+
+    put() hands over consumer UUIDs as providers' allocations arrive; full chunks of CHUNK new UUIDs are
+    read at once, the rest when result() is called, which returns the NovaState (or raises what reading
+    it raised). Only this thread uses the Nova connections until result() returns.
+    """
+
+    def __init__(self, open_state):
+        self._queue = queue.Queue()
+        self._state = None
+        self._error = None
+        self._thread = threading.Thread(target=self._run, args=(open_state,), name='nova-reader', daemon=True)
+        self._thread.start()
+
+    def put(self, consumer_uuids):
+        self._queue.put(list(consumer_uuids))
+
+    def result(self):
+        self.stop()
+        if self._error is not None:
+            raise self._error
+        return self._state
+
+    def stop(self):
+        """Let the thread finish what it was given, and wait for it."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def _run(self, open_state):
+        seen, pending = set(), []
+        self._guard(self._open, open_state)
+        for batch in iter(self._queue.get, None):
+            new = [uuid for uuid in batch if uuid not in seen]
+            seen.update(new)
+            pending.extend(new)
+            while len(pending) >= CHUNK and self._error is None:
+                self._guard(self._state.add, pending[:CHUNK])
+                pending = pending[CHUNK:]
+        if self._error is None:
+            self._guard(self._state.add, pending)
+
+    def _open(self, open_state):
+        self._state = open_state()
+
+    def _guard(self, read, *args):
+        """Run read(*args), keeping what it raises for result() to raise in the caller's thread."""
+        try:
+            read(*args)
+        except Exception as error:  # pylint: disable=broad-except
+            self._error = error
 
 
 def _chunks(items):

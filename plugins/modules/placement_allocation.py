@@ -395,12 +395,21 @@ class PlacementAllocation(OpsModule):
             raise OpsError('action=clean needs backup_dir: every allocation is backed up before it is changed')
 
     def _read(self, providers):
-        state = placement_audit.PlacementState.read(self.placement, providers, self.params['concurrency'])
-        return state, self._read_nova(state.consumers())
+        """Placement, and at the same time (in a thread of its own) what Nova knows about its consumers."""
+        feed = placement_audit.NovaFeed(lambda: placement_audit.NovaState.open(self.nova_db, self._cell_override()))
+        try:
+            state = placement_audit.PlacementState.read(
+                self.placement, providers, self.params['concurrency'], on_allocations=feed.put)
+        except BaseException:
+            feed.stop()
+            raise
+        return state, feed.result()
 
     def _read_nova(self, consumer_uuids):
-        override = {'host': self.params['nova_cell_host']} if self.params['nova_cell_host'] else None
-        return placement_audit.NovaState.read(self.nova_db, consumer_uuids, override)
+        return placement_audit.NovaState.read(self.nova_db, consumer_uuids, self._cell_override())
+
+    def _cell_override(self):
+        return {'host': self.params['nova_cell_host']} if self.params['nova_cell_host'] else None
 
     def _fit_request(self):
         """(resources, required traits) of the fit check, checked before anything is read."""

@@ -4,6 +4,7 @@
 
 import datetime
 import json
+import re
 
 import pytest
 
@@ -312,3 +313,66 @@ def test_a_flavor_becomes_the_request_nova_would_make():
     assert traits == ['HW_CPU_X86_AVX2']
     with pytest.raises(OpsError, match="Unknown flavor 'm1.tiny'"):
         placement_fit.flavor_request(db, 'm1.tiny')
+
+
+class CountingNovaDB:
+    """nova_api plus one cell, answering the audit's queries from dicts and counting them."""
+
+    def __init__(self, instances, fail_cell=False):
+        self.instances = instances          # uuid -> host
+        self.fail_cell = fail_cell
+        self.queries = []
+
+    def query(self, sql, args=None):
+        table = re.search(r'FROM (\w+)', sql)
+        self.queries.append(table.group(1) if table else sql)
+        if 'UTC_TIMESTAMP' in sql:
+            return [dict(now=NOW)]
+        if 'FROM cell_mappings' in sql:
+            return [dict(id=1, uuid=CELL1, name='cell1', database_connection='mysql+pymysql://nova@db/nova_cell1')]
+        if 'FROM compute_nodes' in sql:
+            return [dict(uuid='cn1', host='compute1', hypervisor_hostname='compute1')]
+        if 'FROM instances' in sql:
+            return [dict(uuid=u, host=self.instances[u], node=self.instances[u], vm_state='active', task_state=None,
+                         created_at=NOW, deleted=0) for u in args if u in self.instances]
+        return []
+
+    def cell(self, database_connection, override=None):
+        if self.fail_cell:
+            raise OpsError('Cannot connect to database nova_cell1 at db:3306')
+        return self
+
+
+def test_nova_is_read_alongside_placement_in_chunks_never_per_consumer(monkeypatch):
+    monkeypatch.setattr(placement_audit, 'CHUNK', 10)
+    consumers = [f'c{n:03d}' for n in range(45)]
+    nova_db = CountingNovaDB({u: 'compute1' for u in consumers[::2]})
+    feed = placement_audit.NovaFeed(lambda: placement_audit.NovaState.open(nova_db))
+    for start in range(0, 45, 3):           # providers' allocations as they arrive, some consumers twice
+        feed.put(consumers[start:start + 3] + consumers[:2])
+    nova = feed.result()
+    assert set(nova.instances) == set(consumers[::2])
+    assert nova.instances['c000']['compute_uuid'] == 'cn1'
+    # 3 to open, then 5 chunks of at most 10 consumers: instance_mappings, build_requests, instances, migrations.
+    assert len(nova_db.queries) == 3 + 5 * 4
+    assert nova_db.queries.count('instances') == 5
+
+
+class FailingNovaDB(CountingNovaDB):
+    def query(self, sql, args=None):
+        raise OpsError('Cannot connect to database nova_api at db:3306')
+
+
+def test_a_nova_error_in_the_reader_thread_is_raised_to_the_caller():
+    feed = placement_audit.NovaFeed(lambda: placement_audit.NovaState.open(FailingNovaDB({})))
+    feed.put(['a', 'b'])
+    with pytest.raises(OpsError, match='Cannot connect to database nova_api'):
+        feed.result()
+
+
+def test_an_unreadable_cell_is_reported_not_raised():
+    feed = placement_audit.NovaFeed(lambda: placement_audit.NovaState.open(CountingNovaDB({}, fail_cell=True)))
+    feed.put(['a'])
+    nova = feed.result()
+    assert nova.unreachable_cells == [CELL1]
+    assert nova.cells[CELL1]['error'] == 'Cannot connect to database nova_cell1 at db:3306'
