@@ -2,7 +2,13 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import ast
 import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
 from urllib.error import URLError
 
 import openstack
@@ -334,3 +340,114 @@ def test_a_left_out_nested_family_still_gets_its_defaults(run_module, monkeypatc
 
     assert rc == 0
     assert seen[0]['login_db'] == 'nova_api' and seen[0]['connect_timeout'] == 30
+
+
+# Lazy option families: a module pays the import of the libraries of the families it declares, no others.
+
+COLLECTIONS_ROOT = pathlib.Path(base.__file__).resolve().parents[5]
+BACKEND_LIBRARIES = {'openstack': 'placement', 'keystoneauth1': 'placement', 'pymysql': 'nova_db'}
+
+
+def fresh_python(code, then=''):
+    """Run code (then more code) in a new interpreter that sees this copy of the collection; return its JSON output."""
+    env = dict(os.environ, PYTHONPATH=str(COLLECTIONS_ROOT))
+    out = subprocess.run([sys.executable, '-c', textwrap.dedent(code) + textwrap.dedent(then)], env=env, capture_output=True, text=True,
+                         check=True, timeout=120).stdout
+    return json.loads(out)
+
+
+LOADED = '''
+    import json
+    import sys
+    print(json.dumps({
+        'libraries': sorted(name for name in ('openstack', 'keystoneauth1', 'pymysql') if name in sys.modules),
+        'families': sorted(base.loaded_families()),
+        'handled': sorted(error.__name__ for error in base.handled_errors()),
+    }))
+'''
+
+
+def test_importing_base_imports_no_backend_library():
+    loaded = fresh_python('from ansible_collections.openstack_ops.runbooks.plugins.module_utils import base\n', LOADED)
+
+    assert loaded == dict(libraries=[], families=[], handled=['OpsError'])
+
+
+@pytest.mark.parametrize('module, families, libraries, handled', [
+    ('rabbitmq_purge', ['rabbitmq'], [], ['OpsError']),
+    ('rabbitmq_queue_info', ['rabbitmq'], [], ['OpsError']),
+    ('placement_allocation', ['nova_db', 'openstack'], ['keystoneauth1', 'openstack', 'pymysql'],
+     ['ClientException', 'MySQLError', 'OpsError', 'SDKException']),
+    ('db_backup', ['nova_db'], ['pymysql'], ['MySQLError', 'OpsError']),
+])
+def test_a_module_imports_only_the_families_it_declares(module, families, libraries, handled):
+    loaded = fresh_python(f'''
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import base
+        from ansible_collections.openstack_ops.runbooks.plugins.modules import {module} as module
+        [cls] = [value for value in vars(module).values()
+                 if isinstance(value, type) and issubclass(value, base.OpsModule) and value is not base.OpsModule]
+        cls.full_argument_spec()
+        ''', LOADED)
+
+    assert loaded == dict(libraries=libraries, families=families, handled=handled)
+
+
+def test_the_old_module_constants_still_name_every_family_and_error():
+    assert base.FAMILIES == {'openstack': placement, 'nova_db': nova_db, 'rabbitmq': rabbitmq}
+    assert set(base.HANDLED_ERRORS) == {OpsError, openstack.exceptions.SDKException, ksa_exceptions.ClientException,
+                                        pymysql.MySQLError}
+    with pytest.raises(AttributeError, match='has no attribute'):
+        assert base.NO_SUCH_NAME
+    with pytest.raises(KeyError, match="unknown option family 'ldap'"):
+        base.load_family('ldap')
+
+
+def test_a_library_error_is_handled_once_its_backend_is_loaded_even_by_a_module_not_declaring_it(run_module):
+    def run(self):
+        raise pymysql.err.OperationalError(2003, "Can't connect to MySQL server on 'db'")
+
+    rc, result = run_module(main(run, families=('rabbitmq',)), RABBITMQ_LOGIN)
+
+    assert rc == 1
+    assert result['msg'] == "Database query failed: (2003, \"Can't connect to MySQL server on 'db'\")"
+
+
+def test_an_error_no_loaded_backend_claims_propagates(run_module):
+    def run(self):
+        raise LookupError('a bug, not a backend failure')
+
+    with pytest.raises(LookupError):
+        run_module(main(run, families=('rabbitmq',)), RABBITMQ_LOGIN)
+
+
+def test_only_the_backend_modules_import_the_backend_libraries():
+    """handled_errors() relies on it: a library's errors are handled once its backend module is loaded."""
+    plugins = COLLECTIONS_ROOT / 'ansible_collections' / 'openstack_ops' / 'runbooks' / 'plugins'
+    importers = set()
+    for path in plugins.rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or '']
+            else:
+                continue
+            for name in names:
+                if name.split('.')[0] in BACKEND_LIBRARIES:
+                    importers.add((name.split('.')[0], path.stem))
+
+    assert importers == set(BACKEND_LIBRARIES.items())
+
+
+def test_ansible_packages_every_backend_with_a_module_that_uses_base():
+    """The backends are imported inside load_family(); Ansible's packager must still find and ship them."""
+    # In a new interpreter: importing Ansible's controller code changes how modules report tracebacks.
+    found = fresh_python(f'''
+        import ast, json
+        from ansible.executor import module_common
+        tree = ast.parse(open({base.__file__!r}).read())
+        finder = module_common.ModuleDepFinder('ansible_collections.openstack_ops.runbooks.plugins.module_utils.base', tree)
+        print(json.dumps(sorted('.'.join(name) for name in finder.submodules)))''')
+    package = 'ansible_collections.openstack_ops.runbooks.plugins.module_utils'
+
+    assert {f'{package}.{module}' for module in base.FAMILY_MODULES.values()} <= set(found)
