@@ -6,10 +6,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: test deps sanity lint unit integration bench build lab-up lab-down lab-status lab-reset demo demo-down clean
+.PHONY: test deps sanity lint unit integration molecule bench build lab-up lab-down lab-status lab-reset demo demo-down clean
 
-## test: install what is needed, then sanity, lint, unit and integration tests, in that order
-test: deps sanity lint unit integration
+## test: install what is needed, then sanity, lint, unit, integration and molecule tests, in that order
+test: deps sanity lint unit integration molecule
 
 deps:
 	@bash tests/bootstrap.sh
@@ -29,6 +29,15 @@ unit: deps
 integration: deps
 	@echo "== integration tests against the service lab"
 	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v
+
+## molecule: the conductor_recovery scenarios (extensions/molecule) on the podman controller lab
+# Its own service lab too; the containers are named ctl1..ctl3, so it cannot run beside `make demo`.
+MOLECULE_LAB := OPS_LAB_DIR=$(CURDIR)/.lab-molecule OPS_LAB_PORT_BASE=29600
+molecule: deps
+	@bash tests/bootstrap.sh demo
+	@echo "== molecule scenarios on the podman controller lab"
+	@$(MOLECULE_LAB) $(BIN)/python -m tests.controller_lab inventory >/dev/null
+	@$(MOLECULE_LAB) $(BIN)/molecule test --all --destroy always
 
 ## demo: build the podman controller lab, break it like seed 003, run recover_conductor.yml, show before/after
 # Its own service lab (dir and ports), because the demo stops that lab's host conductors.

@@ -10,7 +10,7 @@ from .lab import ControllerLab
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.controller_lab", description=__doc__)
-    parser.add_argument("action", choices=("up", "down", "status", "break", "demo"))
+    parser.add_argument("action", choices=("up", "down", "status", "break", "demo", "inventory", "systemd", "kolla"))
     args = parser.parse_args(argv)
     lab = ControllerLab()
     try:
@@ -21,6 +21,10 @@ def main(argv=None):
         elif args.action == "break":
             from . import fault  # pylint: disable=import-outside-toplevel
             print(json.dumps(fault.break_like_the_incident(lab), indent=2))
+        elif args.action in ("systemd", "kolla"):   # how the controllers run nova-conductor and nova-api
+            print("changed" if lab.use_backend(args.action) else "unchanged")
+        elif args.action == "inventory":   # needs nothing running: ports and paths come from the config
+            print(lab.write_inventory())
         elif args.action == "demo":
             from . import demo  # pylint: disable=import-outside-toplevel
             return demo.run(lab)

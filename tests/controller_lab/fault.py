@@ -25,8 +25,7 @@ def break_like_the_incident(lab, log=print):
     log(f"cutting the conductors' DB connections for {DB_OUTAGE_SECONDS}s")
     lab.cut_db()
     time.sleep(DB_OUTAGE_SECONDS)
-    for name in CONTROLLERS:
-        lab.exec(name, "systemctl", "kill", "--signal=SIGSTOP", "nova-conductor")
+    lab.hang_conductors()
     log("conductors hung (SIGSTOP); piling stale messages")
     url = lab.services.cfg.transport_url()
     _cast_to_conductors(url)

@@ -8,11 +8,14 @@ import shutil
 import subprocess
 import tempfile
 
-IMAGE = "localhost/opsctl-controller:bookworm"
+# The tag changes with PACKAGES, so an older image on a machine is not reused by mistake.
+IMAGE = "localhost/opsctl-controller:bookworm-2"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "python3", "haproxy", "socat",
     "ca-certificates", "curl",
+    # the kolla-style backend: nova_conductor and nova_api as podman containers inside each controller
+    "podman", "crun", "conmon", "catatonit",
     # shared libraries of the host's Python and venv, which the containers bind-mount read-only
     "libssl3", "libffi8", "libsqlite3-0", "libbz2-1.0", "liblzma5", "zlib1g", "libreadline8",
     "libncursesw6", "libtinfo6", "libgdbm6", "libuuid1", "libexpat1", "libtirpc3", "libnsl2",
@@ -20,7 +23,7 @@ PACKAGES = (
 # Units that only slow a container's boot or fight the host.
 MASKED_UNITS = ("systemd-resolved.service", "systemd-timesyncd.service", "getty@tty1.service",
                 "console-getty.service", "systemd-logind.service", "apt-daily.timer",
-                "apt-daily-upgrade.timer")
+                "apt-daily-upgrade.timer", "podman.socket", "podman-auto-update.timer", "podman-restart.service")
 
 
 def exists():
@@ -54,9 +57,20 @@ def build(log=print, rebuild=False):
     return True
 
 
+# podman inside a controller: no cgroup or journald plumbing of its own (the containers run --cgroups=disabled).
+NESTED_PODMAN_CONF = """\
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
+
+
 def _prepare(rootfs):
     # An empty machine-id makes systemd generate one per container at boot.
     (rootfs / "etc/machine-id").write_text("")
+    conf_dir = rootfs / "etc/containers/containers.conf.d"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    (conf_dir / "opsctl-lab.conf").write_text(NESTED_PODMAN_CONF)
     for unit in MASKED_UNITS:
         link = rootfs / "etc/systemd/system" / unit
         link.unlink(missing_ok=True)

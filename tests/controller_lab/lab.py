@@ -9,6 +9,7 @@ containers reach them, and stopping the MariaDB forwarder is how the lab cuts th
 connections under them. Everything is found again by name and label, and `down` removes it all.
 """
 import json
+import os
 import pathlib
 import shutil
 import subprocess
@@ -119,6 +120,12 @@ Restart=always
 [Install]
 WantedBy=multi-user.target
 """
+
+# The kolla-style backend: the same two services as podman containers named as kolla names them, run
+# inside each controller on the controller's own root (overlay) and network, logging where kolla does.
+KOLLA_LOG_DIR = "/var/log/kolla/nova"
+KOLLA_CONTAINERS = ("nova_conductor", "nova_api")
+UNITS = ("nova-conductor", "nova-api")
 
 # The Debian unit bind-mounts /dev/log, which a container without syslog lacks.
 HAPROXY_DROPIN = """\
@@ -257,10 +264,11 @@ class ControllerLab:
         log(f"starting container {name} ({self.hosts[name]})")
         self.podman(
             "run", "-d", "--name", name, "--hostname", name, "--label", f"{LABEL}={self.cfg.state_dir}",
-            "--network", self.network, "--ip", self.hosts[name], "--systemd=always", "--cap-add", "NET_ADMIN",
+            "--network", self.network, "--ip", self.hosts[name], "--systemd=always", "--privileged",
             "--sysctl", "net.ipv4.ip_nonlocal_bind=1",
             "-v", f"{self.venv}:{self.venv}:ro", "-v", f"{PYTHON_PREFIX}:{PYTHON_PREFIX}:ro",
             "-v", f"{root / 'nova'}:/etc/nova", "-v", f"{root / 'log'}:/var/log/nova",
+            "-v", f"{root / 'log'}:{KOLLA_LOG_DIR}",
             "-v", f"{root / 'haproxy' / 'haproxy.cfg'}:/etc/haproxy/haproxy.cfg:ro",
             "-v", f"{root / 'units' / 'nova-conductor.service'}:/etc/systemd/system/nova-conductor.service:ro",
             "-v", f"{root / 'units' / 'nova-api.service'}:/etc/systemd/system/nova-api.service:ro",
@@ -280,7 +288,11 @@ class ControllerLab:
         self.exec(name, "systemctl", "unmask", "haproxy")
         self.exec(name, "systemctl", "enable", "--now",
                   *(f"opsctl-forward@{self.cfg.port(service)}" for service in FORWARDED))
-        self.exec(name, "systemctl", "enable", "--now", "haproxy", "nova-api", "nova-conductor")
+        self.exec(name, "systemctl", "enable", "--now", "haproxy")
+        if self.backend() == "kolla":
+            self._kolla_in(name)
+        else:
+            self.exec(name, "systemctl", "enable", "--now", *UNITS)
 
     def _forwarders(self, log):
         state = self._state()
@@ -320,6 +332,76 @@ class ControllerLab:
     def vip_url(self):
         return f"http://{self.vip}:{NOVA_API_PORT}/"
 
+    # --- service backends ----------------------------------------------------
+    def backend(self):
+        return self._state().get("backend", "systemd")
+
+    def use_backend(self, backend, log=print):
+        """Run nova-conductor and nova-api as systemd units or as kolla-style containers; True if that changed."""
+        if backend not in ("systemd", "kolla"):
+            raise process.LabError(f"unknown backend {backend!r}: systemd or kolla")
+        changed = False
+        for name in CONTROLLERS:
+            if backend == "kolla":
+                changed |= self._kolla_in(name)
+            else:
+                changed |= self._systemd_in(name)
+        state = self._state()
+        state["backend"] = backend
+        self._save(state)
+        if changed:
+            log(f"controllers now run nova-conductor and nova-api as {backend} services")
+            self.wait_healthy(log)
+        return changed
+
+    def _systemd_in(self, name):
+        removed = self.exec(name, "podman", "rm", "--force", "--ignore", *KOLLA_CONTAINERS).stdout.split()
+        inactive = [unit for unit in UNITS
+                    if self.exec(name, "systemctl", "is-active", unit, check=False).stdout.strip() != "active"]
+        self.exec(name, "systemctl", "enable", "--now", *UNITS)
+        return bool(removed or inactive)
+
+    def _kolla_in(self, name):
+        changed = False
+        for unit in UNITS:
+            if self.exec(name, "systemctl", "is-enabled", unit, check=False).stdout.strip() != "disabled":
+                self.exec(name, "systemctl", "disable", "--now", unit)
+                changed = True
+        for container, argv in zip(KOLLA_CONTAINERS, (self._conductor_argv(), self._api_argv(name))):
+            running = self.exec(name, "podman", "inspect", "--format", "{{.State.Running}}", container, check=False)
+            if running.returncode:
+                self.exec(name, "podman", "run", "--detach", "--name", container, *self._kolla_options(), *argv)
+                changed = True
+            elif running.stdout.strip() != "true":
+                self.exec(name, "podman", "start", container)
+                changed = True
+        return changed
+
+    def _kolla_options(self):
+        return ["--network", "host", "--cgroups", "disabled", "--rootfs", "/:O",
+                "--env", "OS_NOVA_DISABLE_EVENTLET_PATCHING=1",
+                "--env", "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf;nova-api.conf",
+                "--volume", f"{self.venv}:{self.venv}:ro", "--volume", f"{PYTHON_PREFIX}:{PYTHON_PREFIX}:ro",
+                "--volume", "/etc/nova:/etc/nova:ro", "--volume", f"{KOLLA_LOG_DIR}:{KOLLA_LOG_DIR}",
+                "--volume", "/var/log/nova:/var/log/nova", "--volume", "/var/lib/nova:/var/lib/nova"]
+
+    def _conductor_argv(self):
+        return [f"{self.venv}/bin/nova-conductor", "--config-file", "/etc/nova/nova.conf",
+                "--log-file", f"{KOLLA_LOG_DIR}/nova-conductor.log"]
+
+    def _api_argv(self, name):
+        return [f"{self.venv}/bin/gunicorn", "--no-control-socket", "--workers", "1", "--timeout", "120",
+                "--bind", f"{self.hosts[name]}:{NOVA_API_PORT}", "--error-logfile", f"{KOLLA_LOG_DIR}/nova-api.log",
+                "--chdir", "/etc/nova", "nova_api_wsgi:application"]
+
+    def hang_conductors(self):
+        """SIGSTOP every conductor: it keeps its RabbitMQ consumers but answers nothing."""
+        for name in CONTROLLERS:
+            if self.backend() == "kolla":
+                self.exec(name, "podman", "kill", "--signal", "SIGSTOP", "nova_conductor")
+            else:
+                self.exec(name, "systemctl", "kill", "--signal=SIGSTOP", "nova-conductor")
+
     # --- fault injection -----------------------------------------------------
     def cut_db(self):
         """Close every DB connection the controllers hold (the MariaDB forwarder goes away)."""
@@ -335,6 +417,7 @@ class ControllerLab:
     # --- inventory -----------------------------------------------------------
     def write_inventory(self):
         path = self.cfg.path("inventory.yml")
+        path.parent.mkdir(parents=True, exist_ok=True)
         user, password = RABBIT_USER
         controllers = {name: {"ansible_host": name, "conductor_recovery_api_address": ip}
                        for name, ip in self.hosts.items()}
@@ -363,7 +446,22 @@ class ControllerLab:
             },
         }
         path.write_text(json.dumps(inventory, indent=2))
+        # The same variables as group_vars, linked into molecule's inventory (extensions/molecule).
+        group_vars = self.cfg.path("group_vars")
+        group_vars.mkdir(parents=True, exist_ok=True)
+        (group_vars / "all.json").write_text(json.dumps(inventory["all"]["vars"], indent=2))
         return path
+
+    def run_runbook(self, extra_vars, **run_kwargs):
+        """ansible-playbook playbooks/recover_conductor.yml on this lab, as an operator runs it."""
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(self.cfg.repo_root / ".build" / "collections"))
+        argv = [str(self.cfg.venv_bin / "ansible-playbook"), "-i", str(self.write_inventory()),
+                str(self.cfg.repo_root / "playbooks" / "recover_conductor.yml"), "-e", json.dumps(extra_vars)]
+        return subprocess.run(argv, env=env, check=False, **run_kwargs)
+
+    def latest_report(self):
+        reports = sorted(self.cfg.path("reports").glob("conductor-recovery-*.json"))
+        return json.loads(reports[-1].read_text()) if reports else None
 
     # --- down ----------------------------------------------------------------
     def down(self, log=print, services=True):
