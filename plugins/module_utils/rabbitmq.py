@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """RabbitMQ login options and a client for the management HTTP API."""
 
+import base64
 import http.client
 import io
 import json
@@ -12,7 +13,7 @@ from http.client import HTTPException
 from urllib.error import HTTPError
 from urllib.parse import quote, urlencode, urlsplit
 
-from ansible.module_utils.urls import basic_auth_header, make_context
+from ansible.module_utils.common.text.converters import to_bytes
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import (
     ApiError,
@@ -162,9 +163,10 @@ class KeepAliveSession:
     request pays a TCP (and TLS) handshake: purging hundreds of queues then
     costs more in handshakes than in the broker. This session keeps one
     http.client connection per thread (a connection is not thread-safe) and
-    still takes its TLS context and Basic credentials from
-    ansible.module_utils.urls. Its attributes and ``open()`` mirror Request's,
-    and HTTP errors are raised as urllib's HTTPError, as Request raises them.
+    still takes its TLS context from ansible.module_utils.urls and builds the
+    Basic credentials as that module does. Its attributes and ``open()``
+    mirror Request's, and HTTP errors are raised as urllib's HTTPError, as
+    Request raises them.
     """
 
     def __init__(self, url_username, url_password, force_basic_auth=True, validate_certs=True, ca_path=None,
@@ -180,7 +182,7 @@ class KeepAliveSession:
         self.headers = dict(headers or {})
         if http_agent:
             self.headers['User-Agent'] = http_agent
-        self.headers['Authorization'] = basic_auth_header(url_username, url_password).decode()
+        self.headers['Authorization'] = basic_auth_header(url_username, url_password)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections = []
@@ -237,11 +239,20 @@ class KeepAliveSession:
         return connection, False
 
     def _tls_context(self):
+        # Imported here: ansible.module_utils.urls pulls in cryptography and more, which adds about a
+        # tenth of a second to every module run, and only TLS needs it.
+        from ansible.module_utils.urls import make_context  # pylint: disable=import-outside-toplevel
         with self._lock:
             if self._context is None:
                 self._context = make_context(cafile=self.ca_path, validate_certs=self.validate_certs,
                                              client_cert=self.client_cert, client_key=self.client_key)
             return self._context
+
+
+def basic_auth_header(username, password):
+    """The value of a Basic Authorization header, as ansible.module_utils.urls.basic_auth_header makes it (as text)."""
+    credentials = to_bytes(f"{username}:{'' if password is None else password}", errors='surrogate_or_strict')
+    return 'Basic ' + base64.b64encode(credentials).decode()
 
 
 def _segment(name):

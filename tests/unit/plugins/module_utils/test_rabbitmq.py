@@ -2,10 +2,17 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
 from http.client import RemoteDisconnected
 from urllib.error import URLError
 
 import pytest
+from ansible.module_utils import urls
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import (
@@ -116,3 +123,29 @@ def test_connect_builds_one_authenticated_session():
 
 def test_connect_brackets_an_ipv6_host():
     assert rabbitmq.connect(rabbitmq_params(login_host='fd00::5')).base_url == 'http://[fd00::5]:15672'
+
+
+@pytest.mark.parametrize('user, password', [('monitor', 's3cret'), ('opérateur', 'pâss:word'), ('guest', None),
+                                            ('guest', '')])
+def test_the_basic_credentials_are_those_ansible_urls_would_send(user, password):
+    session = rabbitmq.KeepAliveSession(user, password)
+
+    assert session.headers['Authorization'] == urls.basic_auth_header(user, password).decode()
+
+
+def test_plain_http_does_not_import_ansible_urls_and_tls_still_takes_its_context_from_it():
+    """ansible.module_utils.urls adds about 0.1 s to a run; only TLS needs it."""
+    code = textwrap.dedent('''
+        import json
+        import sys
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq
+        session = rabbitmq.KeepAliveSession('monitor', 's3cret')
+        before = 'ansible.module_utils.urls' in sys.modules
+        session._tls_context()
+        print(json.dumps([before, 'ansible.module_utils.urls' in sys.modules]))
+    ''')
+    root = pathlib.Path(rabbitmq.__file__).resolve().parents[5]
+    out = subprocess.run([sys.executable, '-c', code], env=dict(os.environ, PYTHONPATH=str(root)), capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+
+    assert json.loads(out) == [False, True]
