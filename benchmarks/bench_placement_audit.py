@@ -8,19 +8,28 @@ POST /allocations made (through the APIs, 20,000 consumers take longer than a be
 this machine: a POST /allocations of 500 consumers timed out after 30 s); compute node uuids equal provider
 uuids; providers and inventories go through the Placement API.
 
-OPS_BENCH_PROVIDERS / OPS_BENCH_CONSUMERS / OPS_BENCH_RUNS scale it (defaults 1000 / 20000 / 3).
+Ours runs with the module's default report=problems (the consumers that are not active, which is what
+nova-manage --verbose prints); report=full (every provider and consumer) is timed as well and recorded next
+to it (ours_full_s, ratio_full). Each record also carries the seeding time and, from MariaDB's
+USER_STATISTICS, the SELECTs each tool sent to the nova databases in one run (every user but `placement`
+and `root`: ours reads nova_api as `ops` and the cells with their mappings' user) and Placement's own
+SELECTs, to show that neither reads Nova per consumer.
+
+The record is named placement_audit_<providers>. OPS_BENCH_PROVIDERS / OPS_BENCH_CONSUMERS / OPS_BENCH_RUNS / OPS_BENCH_FULL_RUNS scale it
+(defaults 1000 / 20000 / 3 / 3).
 """
 import concurrent.futures
 import json
 import os
 import re
 import subprocess
+import time
 import uuid
 
 import os_resource_classes
 import pymysql
 
-from benchmarks.harness import compare
+from benchmarks.harness import compare, median_seconds
 from tests.integration.ansible_runner import run_module
 from tests.lab import NovaSeed
 from tests.lab.config import CELLS, DB_USERS
@@ -28,6 +37,7 @@ from tests.lab.config import CELLS, DB_USERS
 PROVIDERS = int(os.environ.get("OPS_BENCH_PROVIDERS", "1000"))
 CONSUMERS = int(os.environ.get("OPS_BENCH_CONSUMERS", "20000"))
 RUNS = int(os.environ.get("OPS_BENCH_RUNS", "3"))
+FULL_RUNS = int(os.environ.get("OPS_BENCH_FULL_RUNS", str(RUNS)))
 ORPHAN_SHARE = 50            # one consumer in 50 is an orphan holding allocations on two providers
 RESOURCES = {"VCPU": 1, "MEMORY_MB": 256, "DISK_GB": 1}
 
@@ -119,17 +129,29 @@ def _allocate(lab, rps, consumers):
                                "created_at) VALUES (%s, %s, %s, %s, UTC_TIMESTAMP())", rows[start:start + 5000])
 
 
+def _selects(lab):
+    """SELECTs sent per database user since the last call (MariaDB's USER_STATISTICS, reset each time)."""
+    rows = lab.mariadb.sql("SELECT USER, SELECT_COMMANDS FROM information_schema.USER_STATISTICS; "
+                           "FLUSH USER_STATISTICS;")
+    return {user: int(count) for user, count in (line.split("\t") for line in rows.splitlines())}
+
+
 def run(lab):
+    started = time.perf_counter()
     orphans = _seed(lab)
-    args = dict(cloud="opslab", concurrency=8, nova_db=dict(
+    seeding_s = time.perf_counter() - started
+    args = dict(cloud="opslab", nova_db=dict(
         login_host="127.0.0.1", login_port=lab.cfg.port("mariadb"), login_user="ops", login_password=DB_USERS["ops"]))
     env = {"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))}
 
-    def ours():
-        result = run_module("placement_allocation", args, env=env)
+    def audit(report):
+        result = run_module("placement_allocation", dict(args, report=report), env=env)
         assert not result.get("failed"), result.get("msg")
         return {(c["uuid"], a["provider_uuid"]) for c in result["audit"]["consumers"] for a in c["allocations"]
                 if a["classification"] == "orphan"}
+
+    def ours():
+        return audit("problems")
 
     def peer():
         proc = subprocess.run([lab.cfg.bin("nova-manage"), "--config-file", str(lab.nova.conf), "placement", "audit",
@@ -137,14 +159,39 @@ def run(lab):
         assert proc.returncode in (0, 3), proc.stderr[-2000:]
         return set(re.findall(r"consumer UUID (\S+) on Resource Provider (\S+) can be deleted", proc.stdout))
 
+    lab.mariadb.sql("SET GLOBAL userstat = 1; FLUSH USER_STATISTICS;")
+    selects = {}
+
     def same(ours_result, peer_result):
         assert ours_result == peer_result == orphans, (
             f"ours {len(ours_result)}, nova-manage {len(peer_result)}, seeded {len(orphans)} orphan allocations")
 
-    record = compare("placement_audit", PROVIDERS, ours, "nova-manage placement audit --verbose", peer, runs=RUNS,
-                     check=same)
-    record.update(consumers=CONSUMERS, cells=len(CELLS),
-                  seeding=("nova rows and placement consumers/allocations: bulk INSERT copies of rows made by nova "
-                           "objects and by POST /allocations; providers and inventories: Placement API"))
-    print(json.dumps({k: record[k] for k in ("name", "n", "consumers", "ours_s", "peer_s", "ratio")}), flush=True)
+    def counted(name, action):
+        """action, counting the SELECTs of its first call (the untimed check) only."""
+        def wrapped():
+            if name in selects:
+                return action()
+            _selects(lab)
+            result = action()
+            selects[name] = _selects(lab)
+            return result
+        return wrapped
+
+    record = compare(f"placement_audit_{PROVIDERS}", PROVIDERS, counted("ours", ours), "nova-manage placement audit --verbose",
+                     counted("peer", peer), runs=RUNS, check=same)
+    assert audit("full") == orphans
+    full_s, full_samples = median_seconds(lambda: audit("full"), FULL_RUNS)
+    record.update(
+        consumers=CONSUMERS, cells=len(CELLS), report="problems",
+        ours_full_s=round(full_s, 6), ours_full_samples=[round(s, 6) for s in full_samples],
+        ratio_full=round(record["peer_s"] / full_s, 2),
+        nova_selects={side: sum(n for user, n in counts.items() if user not in ("placement", "root"))
+                      for side, counts in selects.items()},
+        placement_db_selects={side: counts.get("placement", 0) for side, counts in selects.items()},
+        seeding_s=round(seeding_s, 1),
+        load_average=list(os.getloadavg()),
+        seeding=("nova rows and placement consumers/allocations: bulk INSERT copies of rows made by nova "
+                 "objects and by POST /allocations; providers and inventories: Placement API"))
+    print(json.dumps({k: record[k] for k in ("name", "n", "consumers", "ours_s", "peer_s", "ratio", "ours_full_s",
+                                             "ratio_full", "nova_selects", "seeding_s", "load_average")}), flush=True)
     return [record]
