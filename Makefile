@@ -32,12 +32,17 @@ integration: deps
 
 ## molecule: the conductor_recovery scenarios (extensions/molecule) on the podman controller lab
 # Its own service lab too; the containers are named ctl1..ctl3, so it cannot run beside `make demo`.
-MOLECULE_LAB := OPS_LAB_DIR=$(CURDIR)/.lab-molecule OPS_LAB_PORT_BASE=29600
+MOLECULE_STATE := $(CURDIR)/.build/molecule
+MOLECULE_LAB := OPS_LAB_DIR=$(CURDIR)/.lab-molecule OPS_LAB_PORT_BASE=29600 MOLECULE_EPHEMERAL_DIRECTORY=$(MOLECULE_STATE) \
+	NO_COLOR=1 ANSIBLE_NOCOLOR=1
 molecule: deps
 	@bash tests/bootstrap.sh demo
 	@echo "== molecule scenarios on the podman controller lab"
 	@$(MOLECULE_LAB) $(BIN)/python -m tests.controller_lab inventory >/dev/null
-	@$(MOLECULE_LAB) $(BIN)/molecule test --all --destroy always
+	@rm -rf $(MOLECULE_STATE)   # instance state a killed run may have left
+	@# molecule's destroy does not run when create fails: take the lab down whatever happened
+	@$(MOLECULE_LAB) $(BIN)/molecule test --all --destroy always; rc=$$?; \
+		$(MOLECULE_LAB) $(BIN)/python -m tests.controller_lab down >/dev/null 2>&1; exit $$rc
 
 ## demo: build the podman controller lab, break it like seed 003, run recover_conductor.yml, show before/after
 # Its own service lab (dir and ports), because the demo stops that lab's host conductors.

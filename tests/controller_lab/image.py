@@ -1,39 +1,77 @@
 """The controller image, built locally (no registry): debootstrap minbase bookworm, podman import.
 
 Built once and reused: `podman image exists` decides. The packages are what systemd as PID 1, the
-entrance (haproxy), the runbook's probes and the host's bind-mounted Python need.
+entrance (haproxy), the runbook's probes and the host's bind-mounted Python need. podman itself (for the
+kolla-style backend) is layered on top with apt inside a container: debootstrap cannot configure
+containers-common in its base phase.
 """
 import pathlib
 import shutil
 import subprocess
 import tempfile
 
-# The tag changes with PACKAGES, so an older image on a machine is not reused by mistake.
+BASE_IMAGE = "localhost/opsctl-controller:bookworm"
+# The tag changes with LAYERED_PACKAGES, so an older image on a machine is not reused by mistake.
 IMAGE = "localhost/opsctl-controller:bookworm-2"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "python3", "haproxy", "socat",
     "ca-certificates", "curl",
-    # the kolla-style backend: nova_conductor and nova_api as podman containers inside each controller
-    "podman", "crun", "conmon", "catatonit",
     # shared libraries of the host's Python and venv, which the containers bind-mount read-only
     "libssl3", "libffi8", "libsqlite3-0", "libbz2-1.0", "liblzma5", "zlib1g", "libreadline8",
     "libncursesw6", "libtinfo6", "libgdbm6", "libuuid1", "libexpat1", "libtirpc3", "libnsl2",
 )
+# The kolla-style backend: nova_conductor and nova_api as podman containers inside each controller.
+LAYERED_PACKAGES = ("podman", "crun", "conmon", "catatonit")
 # Units that only slow a container's boot or fight the host.
 MASKED_UNITS = ("systemd-resolved.service", "systemd-timesyncd.service", "getty@tty1.service",
                 "console-getty.service", "systemd-logind.service", "apt-daily.timer",
-                "apt-daily-upgrade.timer", "podman.socket", "podman-auto-update.timer", "podman-restart.service")
+                "apt-daily-upgrade.timer")
+NESTED_MASKED_UNITS = ("podman.socket", "podman-auto-update.timer", "podman-restart.service")
+# podman inside a controller: no cgroup or journald plumbing of its own (the containers run --cgroups=disabled).
+NESTED_PODMAN_CONF = """\
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+"""
 
 
-def exists():
-    return subprocess.run(["podman", "image", "exists", IMAGE], check=False).returncode == 0
+def exists(image=IMAGE):
+    return subprocess.run(["podman", "image", "exists", image], check=False).returncode == 0
 
 
 def build(log=print, rebuild=False):
     if exists() and not rebuild:
         log(f"image {IMAGE} already built: reusing it")
         return False
+    if rebuild or not exists(BASE_IMAGE):
+        _build_base(log)
+    _layer_podman(log)
+    return True
+
+
+def _layer_podman(log):
+    log(f"apt-get install {' '.join(LAYERED_PACKAGES)} on {BASE_IMAGE} -> {IMAGE}")
+    container = "opsctl-image-build"
+    subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
+    script = (
+        "set -e; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
+        f"{' '.join(LAYERED_PACKAGES)} >/dev/null; apt-get clean; rm -rf /var/lib/apt/lists/*; "
+        "mkdir -p /etc/containers/containers.conf.d; "
+        f"printf '%s' '{NESTED_PODMAN_CONF}' > /etc/containers/containers.conf.d/opsctl-lab.conf; "
+        + "".join(f"ln -sf /dev/null /etc/systemd/system/{unit}; " for unit in NESTED_MASKED_UNITS))
+    try:
+        result = subprocess.run(["podman", "run", "--name", container, BASE_IMAGE, "/bin/sh", "-c", script],
+                                capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise RuntimeError(f"installing podman into the controller image failed:\n{result.stderr[-3000:]}")
+        subprocess.run(["podman", "commit", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3",
+                        container, IMAGE], check=True, capture_output=True)
+    finally:
+        subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
+
+
+def _build_base(log):
     for tool in ("debootstrap", "podman"):
         if not shutil.which(tool):
             raise RuntimeError(f"{tool} is missing: apt-get install -y podman debootstrap")
@@ -46,31 +84,19 @@ def build(log=print, rebuild=False):
         if result.returncode:
             raise RuntimeError(f"debootstrap failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
         _prepare(rootfs)
-        log(f"podman import -> {IMAGE}")
+        log(f"podman import -> {BASE_IMAGE}")
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(["podman", "import", "--change", 'CMD ["/sbin/init"]',
-                        "--change", "STOPSIGNAL SIGRTMIN+3", "-", IMAGE],
+                        "--change", "STOPSIGNAL SIGRTMIN+3", "-", BASE_IMAGE],
                        stdin=tar.stdout, check=True, capture_output=True)
         tar.stdout.close()
         if tar.wait():
             raise RuntimeError("tar of the rootfs failed")
-    return True
-
-
-# podman inside a controller: no cgroup or journald plumbing of its own (the containers run --cgroups=disabled).
-NESTED_PODMAN_CONF = """\
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-"""
 
 
 def _prepare(rootfs):
     # An empty machine-id makes systemd generate one per container at boot.
     (rootfs / "etc/machine-id").write_text("")
-    conf_dir = rootfs / "etc/containers/containers.conf.d"
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    (conf_dir / "opsctl-lab.conf").write_text(NESTED_PODMAN_CONF)
     for unit in MASKED_UNITS:
         link = rootfs / "etc/systemd/system" / unit
         link.unlink(missing_ok=True)
@@ -80,5 +106,6 @@ def _prepare(rootfs):
 
 
 def remove():
-    if exists():
-        subprocess.run(["podman", "rmi", "-f", IMAGE], check=True, capture_output=True)
+    for image in (IMAGE, BASE_IMAGE):
+        if exists(image):
+            subprocess.run(["podman", "rmi", "-f", image], check=True, capture_output=True)
