@@ -33,7 +33,8 @@ def test_report_says_failed_at_ctl2(report):
 
 
 def test_ctl3_was_left_stopped(report):
-    assert report["final_services"]["ctl3"] == "inactive"
+    # step 3 stopped it ("failed" when it had to be killed) and nothing started it again
+    assert report["final_services"]["ctl3"] in ("inactive", "failed")
     assert not testinfra.get_host("podman://ctl3").service("nova-conductor").is_running
 
 
