@@ -12,7 +12,7 @@ import tempfile
 
 BASE_IMAGE = "localhost/opsctl-controller:bookworm"
 # The tag changes with LAYERED_PACKAGES, so an older image on a machine is not reused by mistake.
-IMAGE = "localhost/opsctl-controller:bookworm-2"
+IMAGE = "localhost/opsctl-controller:bookworm-3"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "python3", "haproxy", "socat",
@@ -28,11 +28,18 @@ MASKED_UNITS = ("systemd-resolved.service", "systemd-timesyncd.service", "getty@
                 "console-getty.service", "systemd-logind.service", "apt-daily.timer",
                 "apt-daily-upgrade.timer")
 NESTED_MASKED_UNITS = ("podman.socket", "podman-auto-update.timer", "podman-restart.service")
-# podman inside a controller: no cgroup or journald plumbing of its own (the containers run --cgroups=disabled).
+# podman inside a controller: no cgroup or journald plumbing of its own (the containers run --cgroups=disabled),
+# and vfs storage, because overlay cannot sit on the controller's own overlay root.
 NESTED_PODMAN_CONF = """\
 [engine]
 cgroup_manager = "cgroupfs"
 events_logger = "file"
+"""
+NESTED_STORAGE_CONF = """\
+[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
 """
 
 
@@ -59,6 +66,7 @@ def _layer_podman(log):
         f"{' '.join(LAYERED_PACKAGES)} >/dev/null; apt-get clean; rm -rf /var/lib/apt/lists/*; "
         "mkdir -p /etc/containers/containers.conf.d; "
         f"printf '%s' '{NESTED_PODMAN_CONF}' > /etc/containers/containers.conf.d/opsctl-lab.conf; "
+        f"printf '%s' '{NESTED_STORAGE_CONF}' > /etc/containers/storage.conf; "
         + "".join(f"ln -sf /dev/null /etc/systemd/system/{unit}; " for unit in NESTED_MASKED_UNITS))
     try:
         result = subprocess.run(["podman", "run", "--name", container, BASE_IMAGE, "/bin/sh", "-c", script],

@@ -378,12 +378,14 @@ class ControllerLab:
         return changed
 
     def _kolla_options(self):
-        return ["--network", "host", "--cgroups", "disabled", "--rootfs", "/:O",
+        return ["--network", "host", "--cgroups", "disabled",
                 "--env", "OS_NOVA_DISABLE_EVENTLET_PATCHING=1",
                 "--env", "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf;nova-api.conf",
                 "--volume", f"{self.venv}:{self.venv}:ro", "--volume", f"{PYTHON_PREFIX}:{PYTHON_PREFIX}:ro",
                 "--volume", "/etc/nova:/etc/nova:ro", "--volume", f"{KOLLA_LOG_DIR}:{KOLLA_LOG_DIR}",
-                "--volume", "/var/log/nova:/var/log/nova", "--volume", "/var/lib/nova:/var/lib/nova"]
+                "--volume", "/var/log/nova:/var/log/nova", "--volume", "/var/lib/nova:/var/lib/nova",
+                # no image: the controller's own root, under an overlay that the container's writes go to
+                "--rootfs", "/:O"]
 
     def _conductor_argv(self):
         return [f"{self.venv}/bin/nova-conductor", "--config-file", "/etc/nova/nova.conf",
@@ -398,7 +400,8 @@ class ControllerLab:
         """SIGSTOP every conductor: it keeps its RabbitMQ consumers but answers nothing."""
         for name in CONTROLLERS:
             if self.backend() == "kolla":
-                self.exec(name, "podman", "kill", "--signal", "SIGSTOP", "nova_conductor")
+                # `podman kill` would stop only the container's PID 1, not its worker; both retitle themselves
+                self.exec(name, "pkill", "--signal", "STOP", "--full", "^nova-conductor: ")
             else:
                 self.exec(name, "systemctl", "kill", "--signal=SIGSTOP", "nova-conductor")
 
