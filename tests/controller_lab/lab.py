@@ -463,8 +463,11 @@ class ControllerLab:
         return subprocess.run(argv, env=env, check=False, **run_kwargs)
 
     def latest_report(self):
+        """The newest report recover_conductor.yml wrote on this lab."""
         reports = sorted(self.cfg.path("reports").glob("conductor-recovery-*.json"))
-        return json.loads(reports[-1].read_text()) if reports else None
+        if not reports:
+            raise process.LabError(f"no conductor-recovery report in {self.cfg.path('reports')}")
+        return json.loads(reports[-1].read_text())
 
     # --- down ----------------------------------------------------------------
     def down(self, log=print, services=True):
