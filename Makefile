@@ -38,11 +38,7 @@ MOLECULE_LAB := OPS_LAB_DIR=$(CURDIR)/.lab-molecule OPS_LAB_PORT_BASE=29600 MOLE
 molecule: deps
 	@bash tests/bootstrap.sh demo
 	@echo "== molecule scenarios on the podman controller lab"
-	@$(MOLECULE_LAB) $(BIN)/python -m tests.controller_lab inventory >/dev/null
-	@rm -rf $(MOLECULE_STATE)   # instance state a killed run may have left
-	@# molecule's destroy does not run when create fails: take the lab down whatever happened
-	@$(MOLECULE_LAB) $(BIN)/molecule test --all --destroy always; rc=$$?; \
-		$(MOLECULE_LAB) $(BIN)/python -m tests.controller_lab down >/dev/null 2>&1; exit $$rc
+	@$(MOLECULE_LAB) VENV=$(CURDIR)/$(VENV) bash tests/molecule/run.sh
 
 ## demo: build the podman controller lab, break it like seed 003, run recover_conductor.yml, show before/after
 # Its own service lab (dir and ports), because the demo stops that lab's host conductors.

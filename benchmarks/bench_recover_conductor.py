@@ -7,6 +7,8 @@ costs: Ansible, the stops (a hung conductor is killed after conductor_recovery_s
 the starts and their verification. Issue 7's target: under 60 s. There is no peer tool to run side by
 side (the seed's procedure is typed by hand), so the record's peer is that target.
 """
+import collections
+import datetime
 import statistics
 
 from tests.controller_lab import fault
@@ -21,7 +23,7 @@ TARGET_S = 60
 def run(lab):
     controllers = ControllerLab(services=lab)
     controllers.up()
-    samples, durations = [], []
+    samples, durations, step_seconds = [], [], collections.defaultdict(list)
     try:
         for _run in range(RUNS):
             fault.break_like_the_incident(controllers, log=lambda _message: None)
@@ -31,6 +33,8 @@ def run(lab):
                 raise RuntimeError(f"recover_conductor.yml failed (rc={result.returncode}):\n{result.stdout[-3000:]}")
             durations.append(float(report["duration_s"]))
             samples.append(float(report["duration_s"]) - float(report["configured_waits_s"]))
+            for step, seconds in _step_seconds(report).items():
+                step_seconds[step].append(seconds)
     finally:
         controllers.down(services=False)
     overhead = statistics.median(samples)
@@ -41,4 +45,16 @@ def run(lab):
         "ours_samples": [round(sample, 1) for sample in samples],
         "durations_s": [round(duration, 1) for duration in durations],
         "configured_waits": DEMO_WAITS,
+        # where the time goes: median seconds per recorded step (waits included), in run order
+        "steps_s": {step: round(statistics.median(seconds), 1) for step, seconds in step_seconds.items()},
     }]
+
+
+def _step_seconds(report):
+    """Seconds per step of one report, keyed 'number name', and the rest (reopening the entrance, the report)."""
+    seconds = {}
+    for step in report["steps"]:
+        started, ended = (datetime.datetime.fromisoformat(step[key]) for key in ("started", "ended"))
+        seconds[f"{step['number']} {step['name']}"] = (ended - started).total_seconds()
+    seconds["after the steps (reopen, report)"] = float(report["duration_s"]) - sum(seconds.values())
+    return seconds

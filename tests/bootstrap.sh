@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(mariadb-server mariadb-client rabbitmq-server haproxy git python3-venv shellcheck)
 # `bootstrap.sh demo`: the podman controller lab of `make demo` needs these too.
 if [ "${1:-}" = demo ]; then
-  APT_PACKAGES+=(podman debootstrap netavark aardvark-dns crun conmon catatonit iptables socat)
+  APT_PACKAGES+=(podman debootstrap netavark aardvark-dns crun conmon catatonit iptables socat openssh-client)
 fi
 VENV=${VENV:-.venv}
 

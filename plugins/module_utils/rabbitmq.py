@@ -94,6 +94,19 @@ class RabbitMQClient:
         items = self._call('GET', path, query={'columns': ','.join(_QUEUE_COLUMNS)})
         return [_queue(item) for item in items]
 
+    def consumer_counts(self, vhost=None):
+        """{(vhost, queue name): consumers} from the broker's consumer list (GET /api/consumers).
+
+        The list follows the broker's consumer events, so it changes as soon as a consumer comes or goes;
+        a queue's own ``consumers`` figure is a statistic that trails by the statistics interval (5 s).
+        """
+        path = '/api/consumers' if vhost is None else f'/api/consumers/{_segment(vhost)}'
+        counts = {}
+        for item in self._call('GET', path, query={'columns': 'queue.name,queue.vhost'}):
+            key = (item['queue']['vhost'], item['queue']['name'])
+            counts[key] = counts.get(key, 0) + 1
+        return counts
+
     def list_vhosts(self):
         """The names of every virtual host the user can see."""
         return [item['name'] for item in self._call('GET', '/api/vhosts', query={'columns': 'name'})]

@@ -15,6 +15,11 @@ description:
     know.
   - The service must run with C([DEFAULT] rpc_ping_enabled = true) (oslo.messaging 12.4 or later); without it the
     call fails with C(NoSuchMethod) and the module fails saying so.
+  - Before asking, counts the consumers of the server's queue (C(<topic>.<server>)) with a passive queue declare, the
+    broker's own figure at that moment (the management API's figure trails by its statistics interval, 5 s). A queue
+    without a consumer cannot answer, so it is not asked.
+  - With O(wait), keeps counting and asking until the server answers or O(wait) seconds have passed, so one task
+    waits for a conductor that is starting.
   - Never changes anything. A server that does not answer in time is reported with RV(answered=false), not as a
     failure, so that a runbook can record it and decide.
 requirements:
@@ -45,9 +50,15 @@ options:
     default: nova
   timeout:
     description:
-      - Seconds to wait for the answer.
+      - Seconds to wait for the answer to one ping.
     type: int
     default: 10
+  wait:
+    description:
+      - Seconds to keep trying, counting the queue's consumers every half second until there is one and asking
+        until an answer comes. V(0) counts and asks once.
+    type: int
+    default: 0
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.INFO_MODULE
@@ -70,6 +81,14 @@ EXAMPLES = r'''
     transport_url: "{{ nova_transport_url }}"
     server: ctl2
     timeout: 15
+  register: ping
+
+- name: Wait up to two minutes for a conductor that was just started to consume its queue and answer
+  openstack_ops.runbooks.nova_conductor_ping:
+    transport_url: "{{ nova_transport_url }}"
+    server: ctl3
+    timeout: 5
+    wait: 120
   register: ping
 
 - name: Stop when it does not
@@ -99,6 +118,16 @@ error:
   returned: always
   type: str
   sample: "MessagingTimeout: Timed out waiting for a reply to message ID 5d0d..."
+consumers:
+  description: Consumers of the server's queue at the last count (0 when the queue does not exist).
+  returned: always
+  type: int
+  sample: 1
+attempts:
+  description: How many pings were sent (none while the queue had no consumer).
+  returned: always
+  type: int
+  sample: 1
 target:
   description: Where the ping was sent.
   returned: always
@@ -115,12 +144,15 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
 
 try:
+    import kombu
     import oslo_messaging
     from oslo_config import cfg
 except ImportError:
     OSLO_IMPORT_ERROR = traceback.format_exc()
 else:
     OSLO_IMPORT_ERROR = None
+
+POLL_SECONDS = 0.5
 
 
 class NovaConductorPing(OpsModule):
@@ -130,6 +162,7 @@ class NovaConductorPing(OpsModule):
         topic=dict(type='str', default='conductor'),
         exchange=dict(type='str', default='nova'),
         timeout=dict(type='int', default=10),
+        wait=dict(type='int', default=0),
     )
     module_kwargs = dict(supports_check_mode=True)
 
@@ -138,36 +171,75 @@ class NovaConductorPing(OpsModule):
             self.module.fail_json(msg=missing_required_lib('oslo.messaging'), exception=OSLO_IMPORT_ERROR)
         if self.params['timeout'] < 1:
             raise OpsError(f"timeout must be at least 1 second, not {self.params['timeout']}")
+        if self.params['wait'] < 0:
+            raise OpsError(f"wait must be 0 or more seconds, not {self.params['wait']}")
         target = dict(exchange=self.params['exchange'], topic=self.params['topic'], server=self.params['server'])
-        result = dict(changed=False, target=target, answered=False, reply=None, error=None)
+        queue = f"{target['topic']}.{target['server']}"
+        result = dict(changed=False, target=target, answered=False, reply=None, error=None, consumers=0, attempts=0)
         started = time.monotonic()
-        try:
-            result['reply'] = self._call(target)
-            result['answered'] = True
-        except oslo_messaging.MessagingTimeout as error:
-            result['error'] = f'MessagingTimeout: {error}'
-        except oslo_messaging.NoSuchMethod as error:
-            raise OpsError(f"{target['topic']}.{target['server']} does not offer oslo_rpc_server_ping: "
-                           "set [DEFAULT] rpc_ping_enabled = true in its configuration", **target) from error
-        except oslo_messaging.MessageDeliveryFailure as error:
-            raise BackendUnavailable(f'Could not deliver the ping to the broker: {error}', **target) from error
-        result['elapsed'] = round(time.monotonic() - started, 3)
-        return result
-
-    def _call(self, target):
+        deadline = started + self.params['wait']
         # oslo.messaging registers its tracing options on the global CONF only.
         conf = cfg.CONF
         conf([], project='openstack_ops-conductor-ping')
-        try:
-            transport = oslo_messaging.get_rpc_transport(conf, url=self.params['transport_url'])
-        except (oslo_messaging.InvalidTransportURL, ValueError) as error:   # ValueError: a port that is not a number
-            raise OpsError(f'transport_url is not a valid oslo.messaging URL: {error}') from error
+        url = self._parse_url(conf)
+        transport = oslo_messaging.get_rpc_transport(conf, url=self.params['transport_url'])
         try:
             client = oslo_messaging.get_rpc_client(
                 transport, oslo_messaging.Target(**target), timeout=self.params['timeout'], retry=2)
-            return client.call({}, 'oslo_rpc_server_ping')
+            while True:
+                result['consumers'] = self._consumers(url, queue)
+                if result['consumers']:
+                    result['attempts'] += 1
+                    try:
+                        result['reply'] = client.call({}, 'oslo_rpc_server_ping')
+                        result['answered'], result['error'] = True, None
+                        break
+                    except oslo_messaging.MessagingTimeout as error:
+                        result['error'] = f'MessagingTimeout: {error}'
+                    except oslo_messaging.NoSuchMethod as error:
+                        raise OpsError(f"{queue} does not offer oslo_rpc_server_ping: "
+                                       "set [DEFAULT] rpc_ping_enabled = true in its configuration", **target) from error
+                    except oslo_messaging.MessageDeliveryFailure as error:
+                        raise BackendUnavailable(f'Could not deliver the ping to the broker: {error}', **target) from error
+                else:
+                    result['error'] = f'no consumer on queue {queue}'
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                time.sleep(min(POLL_SECONDS, left))
         finally:
             transport.cleanup()
+        result['elapsed'] = round(time.monotonic() - started, 3)
+        return result
+
+    def _parse_url(self, conf):
+        try:
+            url = oslo_messaging.TransportURL.parse(conf, self.params['transport_url'])
+        except (oslo_messaging.InvalidTransportURL, ValueError) as error:   # ValueError: a port that is not a number
+            raise OpsError(f'transport_url is not a valid oslo.messaging URL: {error}') from error
+        if not url.hosts:
+            raise OpsError('transport_url names no broker host')
+        return url
+
+    def _consumers(self, url, queue):
+        """The queue's consumer count, from the broker itself (a passive declare); 0 when the queue does not exist."""
+        ssl = url.query.get('ssl', '').lower() in ('1', 'true', 'yes')
+        errors = []
+        for host in url.hosts:   # the first broker that answers, as oslo.messaging fails over
+            connection = kombu.Connection(hostname=host.hostname, port=host.port, userid=host.username,
+                                          password=host.password, virtual_host=url.virtual_host or '/', ssl=ssl,
+                                          connect_timeout=self.params['timeout'])
+            try:
+                channel = connection.channel()
+                try:
+                    return channel.queue_declare(queue=queue, passive=True).consumer_count
+                except connection.channel_errors:   # 404: no such queue
+                    return 0
+            except connection.connection_errors as error:
+                errors.append(f'{host.hostname}:{host.port}: {error}')
+            finally:
+                connection.release()
+        raise BackendUnavailable(f"Could not reach the broker to count the consumers of {queue}: {'; '.join(errors)}")
 
 
 def main():

@@ -2,7 +2,7 @@
 
 Built once and reused: `podman image exists` decides. The packages are what systemd as PID 1, the
 entrance (haproxy), the runbook's probes and the host's bind-mounted Python need. podman itself (for the
-kolla-style backend) is layered on top with apt inside a container: debootstrap cannot configure
+kolla-style backend) and sshd are layered on top with apt inside a container: debootstrap cannot configure
 containers-common in its base phase.
 """
 import pathlib
@@ -12,7 +12,7 @@ import tempfile
 
 BASE_IMAGE = "localhost/opsctl-controller:bookworm"
 # The tag changes with LAYERED_PACKAGES, so an older image on a machine is not reused by mistake.
-IMAGE = "localhost/opsctl-controller:bookworm-3"
+IMAGE = "localhost/opsctl-controller:bookworm-4"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "iproute2", "procps", "python3", "haproxy", "socat",
@@ -21,8 +21,9 @@ PACKAGES = (
     "libssl3", "libffi8", "libsqlite3-0", "libbz2-1.0", "liblzma5", "zlib1g", "libreadline8",
     "libncursesw6", "libtinfo6", "libgdbm6", "libuuid1", "libexpat1", "libtirpc3", "libnsl2",
 )
-# The kolla-style backend: nova_conductor and nova_api as podman containers inside each controller.
-LAYERED_PACKAGES = ("podman", "crun", "conmon", "catatonit")
+# The kolla-style backend (nova_conductor and nova_api as podman containers inside each controller), and sshd:
+# Ansible reaches the controllers over SSH, as it reaches a cloud's.
+LAYERED_PACKAGES = ("podman", "crun", "conmon", "catatonit", "openssh-server")
 # Units that only slow a container's boot or fight the host.
 MASKED_UNITS = ("systemd-resolved.service", "systemd-timesyncd.service", "getty@tty1.service",
                 "console-getty.service", "systemd-logind.service", "apt-daily.timer",
@@ -53,11 +54,11 @@ def build(log=print, rebuild=False):
         return False
     if rebuild or not exists(BASE_IMAGE):
         _build_base(log)
-    _layer_podman(log)
+    _layer_packages(log)
     return True
 
 
-def _layer_podman(log):
+def _layer_packages(log):
     log(f"apt-get install {' '.join(LAYERED_PACKAGES)} on {BASE_IMAGE} -> {IMAGE}")
     container = "opsctl-image-build"
     subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
@@ -72,7 +73,7 @@ def _layer_podman(log):
         result = subprocess.run(["podman", "run", "--name", container, BASE_IMAGE, "/bin/sh", "-c", script],
                                 capture_output=True, text=True, check=False)
         if result.returncode:
-            raise RuntimeError(f"installing podman into the controller image failed:\n{result.stderr[-3000:]}")
+            raise RuntimeError(f"installing the layered packages into the controller image failed:\n{result.stderr[-3000:]}")
         subprocess.run(["podman", "commit", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3",
                         container, IMAGE], check=True, capture_output=True)
     finally:

@@ -207,6 +207,7 @@ class ControllerLab:
             if self.services.stop_conductor(name):
                 log(f"stopped the service lab's host nova-conductor {name}")
         self.dir.mkdir(exist_ok=True)
+        self._ssh_key()
         self._network()
         for name in CONTROLLERS:
             self._write_files(name)
@@ -218,6 +219,17 @@ class ControllerLab:
         self.wait_healthy(log)
         log(f"controller lab up in {time.monotonic() - started:.0f}s: VIP {self.vip} on {CONTROLLERS[0]}, "
             f"inventory {self.write_inventory()}")
+
+    @property
+    def ssh_key(self):
+        return self.cfg.path("ssh", "id_ed25519")
+
+    def _ssh_key(self):
+        """The lab's own key pair; its public half is each controller's root authorized_keys."""
+        if not self.ssh_key.exists():
+            self.ssh_key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "opsctl-lab", "-f", str(self.ssh_key)],
+                           check=True, capture_output=True)
 
     def _network(self):
         if self.podman("network", "exists", self.network, check=False).returncode:
@@ -270,6 +282,7 @@ class ControllerLab:
             "-v", f"{root / 'nova'}:/etc/nova", "-v", f"{root / 'log'}:/var/log/nova",
             "-v", f"{root / 'log'}:{KOLLA_LOG_DIR}",
             "-v", f"{root / 'haproxy' / 'haproxy.cfg'}:/etc/haproxy/haproxy.cfg:ro",
+            "-v", f"{self.ssh_key}.pub:/root/.ssh/authorized_keys:ro",
             "-v", f"{root / 'units' / 'nova-conductor.service'}:/etc/systemd/system/nova-conductor.service:ro",
             "-v", f"{root / 'units' / 'nova-api.service'}:/etc/systemd/system/nova-api.service:ro",
             "-v", f"{root / 'units' / 'opsctl-forward@.service'}:/etc/systemd/system/opsctl-forward@.service:ro",
@@ -288,7 +301,7 @@ class ControllerLab:
         self.exec(name, "systemctl", "unmask", "haproxy")
         self.exec(name, "systemctl", "enable", "--now",
                   *(f"opsctl-forward@{self.cfg.port(service)}" for service in FORWARDED))
-        self.exec(name, "systemctl", "enable", "--now", "haproxy")
+        self.exec(name, "systemctl", "enable", "--now", "haproxy", "ssh")
         if self.backend() == "kolla":
             self._kolla_in(name)
         else:
@@ -422,7 +435,7 @@ class ControllerLab:
         path = self.cfg.path("inventory.yml")
         path.parent.mkdir(parents=True, exist_ok=True)
         user, password = RABBIT_USER
-        controllers = {name: {"ansible_host": name, "conductor_recovery_api_address": ip}
+        controllers = {name: {"ansible_host": ip, "conductor_recovery_api_address": ip}
                        for name, ip in self.hosts.items()}
         inventory = {
             "all": {
@@ -442,7 +455,12 @@ class ControllerLab:
                 "children": {
                     "controllers": {
                         "hosts": controllers,
-                        "vars": {"ansible_connection": "containers.podman.podman",
+                        # over SSH, as Ansible reaches a real cloud's controllers (molecule uses podman exec)
+                        "vars": {"ansible_connection": "ssh", "ansible_user": "root",
+                                 "ansible_ssh_private_key_file": str(self.ssh_key),
+                                 "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+                                                            " -o LogLevel=ERROR",
+                                 "ansible_ssh_pipelining": True,
                                  "ansible_python_interpreter": "/usr/bin/python3"},
                     },
                 },

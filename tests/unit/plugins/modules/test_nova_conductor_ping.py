@@ -12,17 +12,19 @@ ARGS = dict(transport_url=URL, server='ctl2', timeout=3)
 
 
 class FakeClient:
-    """An RPC client whose call() answers or raises what the test says; records the calls."""
+    """An RPC client whose call() answers or raises what the test says (in turn, for a list); records the calls."""
 
     def __init__(self, outcome):
+        self.outcomes = list(outcome) if isinstance(outcome, list) else None
         self.outcome = outcome
         self.calls = []
 
     def call(self, context, method):
         self.calls.append((context, method))
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
+        outcome = self.outcomes.pop(0) if self.outcomes else self.outcome
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
 
 REAL_TRANSPORT = oslo_messaging.get_rpc_transport
@@ -47,8 +49,16 @@ def rpc(monkeypatch):
         monkeypatch.setattr(oslo_messaging, 'get_rpc_client', get_rpc_client)
         return client
 
+    def consumers(_module, url, queue):
+        made.setdefault('counted', []).append(queue)
+        made['hosts'] = [(host.hostname, host.port) for host in url.hosts]
+        return use.consumer_counts.pop(0) if len(use.consumer_counts) > 1 else use.consumer_counts[0]
+
     monkeypatch.setattr(oslo_messaging, 'get_rpc_transport', transport)
+    monkeypatch.setattr(nova_conductor_ping.NovaConductorPing, '_consumers', consumers)
+    monkeypatch.setattr(nova_conductor_ping, 'POLL_SECONDS', 0.01)
     use.made = made
+    use.consumer_counts = [1]   # the broker's count at each look; the last one repeats
     return use
 
 
@@ -67,6 +77,8 @@ def test_an_answer_is_answered_with_the_reply_and_elapsed_time(run_module, rpc):
     assert rpc.made['target'].server == 'ctl2' and rpc.made['target'].exchange == 'nova'
     assert rpc.made['kwargs']['timeout'] == 3
     assert rpc.made['url'] == URL
+    assert rpc.made['counted'] == ['conductor.ctl2'] and rpc.made['hosts'] == [('rabbit.example', 5672)]
+    assert result['consumers'] == 1 and result['attempts'] == 1
 
 
 def test_a_timeout_is_no_answer_not_a_failure(run_module, rpc):
@@ -119,3 +131,44 @@ def test_a_transport_url_oslo_messaging_cannot_parse_is_refused(run_module):
     assert rc == 1
     assert 'transport_url is not a valid oslo.messaging URL' in result['msg']
     assert 's3cret' not in repr(result)
+
+
+def test_a_queue_without_consumer_is_not_asked(run_module, rpc):
+    client = rpc('pong')
+    rpc.consumer_counts = [0]
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 0
+    assert result['answered'] is False and result['consumers'] == 0 and result['attempts'] == 0
+    assert result['error'] == 'no consumer on queue conductor.ctl2'
+    assert client.calls == []
+
+
+def test_wait_keeps_counting_and_asking_until_the_answer(run_module, rpc):
+    client = rpc([oslo_messaging.MessagingTimeout('Timed out'), 'pong'])
+    rpc.consumer_counts = [0, 0, 1]
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, wait=30))
+
+    assert rc == 0
+    assert result['answered'] is True and result['error'] is None
+    assert result['consumers'] == 1 and result['attempts'] == 2
+    assert len(rpc.made['counted']) == 4 and len(client.calls) == 2
+
+
+def test_wait_gives_up_when_its_time_is_out(run_module, rpc):
+    client = rpc('pong')
+    rpc.consumer_counts = [0]
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, wait=1))
+
+    assert rc == 0
+    assert result['answered'] is False and result['attempts'] == 0
+    assert 1 <= result['elapsed'] < 10
+    assert len(rpc.made['counted']) > 2 and client.calls == []
+
+
+def test_a_negative_wait_is_refused(run_module, rpc):
+    rpc('pong')
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, wait=-1))
+
+    assert rc == 1
+    assert 'wait must be 0 or more seconds, not -1' in result['msg']

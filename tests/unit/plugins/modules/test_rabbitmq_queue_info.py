@@ -32,6 +32,10 @@ def broker(monkeypatch, fake_session, make_http_error):
     responses = {('GET', f'{BASE}/api/queues{COLUMNS}'): BROKER['/'] + BROKER['nova/prod']}
     for vhost, queues in BROKER.items():
         responses[('GET', f"{BASE}/api/queues/{vhost.replace('/', '%2F')}{COLUMNS}")] = queues
+    # the live consumer list: conductor's consumers are back although its statistics still say 0
+    consumers = [dict(queue=dict(vhost='/', name='conductor'))] * 2 + [dict(queue=dict(vhost='/', name='conductor.ctl1'))]
+    responses[('GET', f'{BASE}/api/consumers/%2F?columns=queue.name,queue.vhost')] = consumers
+    responses[('GET', f'{BASE}/api/consumers?columns=queue.name,queue.vhost')] = consumers
     missing = f'{BASE}/api/queues/gone{COLUMNS}'
     responses[('GET', missing)] = make_http_error(missing, 404, {'error': 'Object Not Found', 'reason': 'Not Found'})
     session = fake_session(responses)
@@ -129,3 +133,21 @@ def test_login_user_and_password_are_required(run_module, broker):
 
     assert rc == 1
     assert result['msg'] == 'missing required arguments: login_password, login_user'
+
+
+def test_live_consumers_come_from_the_consumer_list_not_the_statistics(run_module, broker):
+    _rc, result = run_module(rabbitmq_queue_info.main, dict(LOGIN, vhosts=['/'], include=['^conductor'],
+                                                            exclude=['_fanout_'], live_consumers=True))
+
+    assert {q['name']: q['consumers'] for q in result['queues']} == {'conductor': 2, 'conductor.ctl1': 1}
+    assert result['totals']['consumers'] == 3
+    assert broker.calls[-1] == ('GET', f'{BASE}/api/consumers/%2F?columns=queue.name,queue.vhost')
+
+
+def test_live_consumers_of_every_vhost_take_one_request_and_count_zero_for_a_queue_without_any(run_module, broker):
+    _rc, result = run_module(rabbitmq_queue_info.main, dict(LOGIN, live_consumers=True))
+
+    by_name = {(q['vhost'], q['name']): q['consumers'] for q in result['queues']}
+    assert by_name[('/', 'conductor')] == 2 and by_name[('nova/prod', 'scheduler')] == 0
+    assert [call[1] for call in broker.calls] == [f'{BASE}/api/queues{COLUMNS}',
+                                                  f'{BASE}/api/consumers?columns=queue.name,queue.vhost']
