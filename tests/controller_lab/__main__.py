@@ -10,7 +10,8 @@ from .lab import ControllerLab
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.controller_lab", description=__doc__)
-    parser.add_argument("action", choices=("up", "down", "status", "break", "demo", "inventory", "systemd", "kolla"))
+    parser.add_argument("action", choices=("up", "down", "status", "break", "demo", "inventory", "systemd", "kolla",
+                                           "spread"))
     args = parser.parse_args(argv)
     lab = ControllerLab()
     try:
@@ -23,6 +24,9 @@ def main(argv=None):
             print(json.dumps(fault.break_like_the_incident(lab), indent=2))
         elif args.action in ("systemd", "kolla"):   # how the controllers run nova-conductor and nova-api
             print("changed" if lab.use_backend(args.action) else "unchanged")
+        elif args.action == "spread":   # which nova-api served 9 requests from one client through the VIP
+            from . import checks  # pylint: disable=import-outside-toplevel
+            print(json.dumps(checks.served_by(lab)))
         elif args.action == "inventory":   # needs nothing running: ports and paths come from the config
             print(lab.write_inventory())
         elif args.action == "demo":

@@ -75,3 +75,25 @@ def snapshot(lab, broken, settle=15):
         "conductors": {name: lab.exec(name, "systemctl", "is-active", "nova-conductor", check=False).stdout.strip()
                        for name in CONTROLLERS},
     }
+
+
+def served_by(lab, requests=9):
+    """{nova-api server: requests it served} for ``requests`` requests from this one client through the VIP.
+
+    Read from the session counters (stot) of the VIP holder's haproxy; health checks do not count there.
+    """
+    holder = next(name for name in CONTROLLERS
+                  if lab.vip in lab.exec(name, "ip", "-o", "addr", "show", "dev", "eth0").stdout)
+
+    def sessions():
+        csv = lab.exec(holder, "sh", "-c", "echo 'show stat' | socat stdio /run/haproxy/admin.sock").stdout
+        header = csv.splitlines()[0].lstrip("# ").split(",")
+        rows = [dict(zip(header, line.split(","))) for line in csv.splitlines()[1:] if line]
+        return {row["svname"]: int(row["stot"]) for row in rows
+                if row["pxname"] == "nova_api_back" and row["svname"] in CONTROLLERS}
+
+    before = sessions()
+    for _ in range(requests):
+        http_status(lab.vip_url)
+    after = sessions()
+    return {name: after[name] - before.get(name, 0) for name in after}

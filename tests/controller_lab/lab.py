@@ -281,7 +281,8 @@ class ControllerLab:
             "-v", f"{self.venv}:{self.venv}:ro", "-v", f"{PYTHON_PREFIX}:{PYTHON_PREFIX}:ro",
             "-v", f"{root / 'nova'}:/etc/nova", "-v", f"{root / 'log'}:/var/log/nova",
             "-v", f"{root / 'log'}:{KOLLA_LOG_DIR}",
-            "-v", f"{root / 'haproxy' / 'haproxy.cfg'}:/etc/haproxy/haproxy.cfg:ro",
+            # the directory, not the file: a role replaces haproxy.cfg by renaming a checked copy over it
+            "-v", f"{root / 'haproxy'}:/etc/haproxy",
             "-v", f"{self.ssh_key}.pub:/root/.ssh/authorized_keys:ro",
             "-v", f"{root / 'units' / 'nova-conductor.service'}:/etc/systemd/system/nova-conductor.service:ro",
             "-v", f"{root / 'units' / 'nova-api.service'}:/etc/systemd/system/nova-api.service:ro",

@@ -1,0 +1,75 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Line-preserving edits of an haproxy configuration: sections, their balance algorithm and timeouts.
+
+Only the lines that change are rewritten (their indentation and trailing comment kept); every other line,
+comment and blank stays as it was, in its place.
+"""
+
+SECTION_KEYWORDS = frozenset((
+    'global', 'defaults', 'frontend', 'backend', 'listen', 'userlist', 'peers', 'resolvers', 'mailers',
+    'program', 'http-errors', 'ring', 'cache', 'traces', 'crt-store',
+))
+PROXY_KINDS = ('backend', 'listen')   # the sections that balance traffic over servers
+DEFAULT_INDENT = '    '
+
+
+class Section:
+    """One section: its kind and name, and the indexes of its header and body lines in the file."""
+
+    def __init__(self, kind, name, header):
+        self.kind = kind
+        self.name = name
+        self.header = header
+        self.end = header + 1   # one past its last line
+
+    def body(self):
+        return range(self.header + 1, self.end)
+
+
+def tokens(line):
+    """The words of a line without its comment."""
+    return line.split('#', 1)[0].split()
+
+
+def parse(lines):
+    """The sections of the configuration, in order."""
+    sections = []
+    for index, line in enumerate(lines):
+        words = tokens(line)
+        if words and words[0] in SECTION_KEYWORDS:
+            sections.append(Section(words[0], words[1] if len(words) > 1 else None, index))
+        elif sections:
+            sections[-1].end = index + 1
+    return sections
+
+
+def find(lines, section, *keyword):
+    """Index of the section's first line that starts with the words ``keyword``, or None."""
+    for index in section.body():
+        if tokens(lines[index])[:len(keyword)] == list(keyword):
+            return index
+    return None
+
+
+def value(lines, index, skip):
+    """The words of line ``index`` after its first ``skip`` words, joined."""
+    return ' '.join(tokens(lines[index])[skip:]) if index is not None else None
+
+
+def rewrite(line, new_words):
+    """``line`` with its words replaced, its indentation and trailing comment kept."""
+    indent = line[:len(line) - len(line.lstrip())]
+    code, hash_sign, comment = line.rstrip('\n').partition('#')
+    if hash_sign:
+        comment = code[len(code.rstrip()):] + hash_sign + comment
+    return f'{indent}{new_words}{comment}\n'
+
+
+def indent_of(lines, section):
+    for index in section.body():
+        if tokens(lines[index]):
+            line = lines[index]
+            return line[:len(line) - len(line.lstrip())] or DEFAULT_INDENT
+    return DEFAULT_INDENT

@@ -1,0 +1,276 @@
+#!/usr/bin/python
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r'''
+module: haproxy_sections
+short_description: Set the balance algorithm and timeouts of chosen haproxy backends, changing nothing else
+version_added: 0.1.0
+description:
+  - Edits the C(backend) and C(listen) sections whose names match O(sections) in an haproxy configuration file. Only
+    the C(balance) and C(timeout) lines it sets are rewritten (indentation and trailing comment kept) or added under
+    the section's header; every other line, comment and the order stay as they were.
+  - A section without a C(balance) line of its own inherits the one of the C(defaults) section before it, and is
+    judged by that.
+  - The new file is checked with O(validate) (C(haproxy -c)) before it replaces the live one, the live one is backed
+    up first, and the replacement is atomic. A candidate that fails the check changes nothing.
+  - Does not reload haproxy; the caller does (C(systemctl reload haproxy) keeps established connections).
+  - Seed 002 of this collection, volume-create requests lost behind C(balance source), is the case it was made for
+    (O(balance=roundrobin), O(replace=[source])), and the Galera timeouts of the same incident (O(timeouts)).
+author:
+  - openstack_ops.runbooks maintainers (@openstack-ops)
+options:
+  path:
+    description:
+      - The haproxy configuration file.
+    type: path
+    default: /etc/haproxy/haproxy.cfg
+  sections:
+    description:
+      - Regular expressions searched for in the names of C(backend) and C(listen) sections; a section matching any of
+        them is edited.
+      - Each expression must match at least one section (see O(require_match)), so a misspelt backend fails before
+        anything is changed.
+    type: list
+    elements: str
+    required: true
+  require_match:
+    description:
+      - Fail when an expression of O(sections) matches no section. V(false) lets a list of services a cloud may or may
+        not run be used as it is.
+    type: bool
+    default: true
+  balance:
+    description:
+      - The balance algorithm to set, such as V(roundrobin) or V(leastconn), with its arguments if it takes any.
+    type: str
+  replace:
+    description:
+      - Set O(balance) only in sections whose algorithm (their own or the inherited one) is one of these; a section
+        balancing otherwise is left alone and reported as such.
+      - An empty list sets O(balance) everywhere O(sections) match.
+    type: list
+    elements: str
+    default: [source]
+  timeouts:
+    description:
+      - C(timeout) settings to set in each matched section, by name (V(client), V(server), V(connect), ...) and
+        value (such as V(90m)).
+    type: dict
+    default: {}
+  validate:
+    description:
+      - The command that checks the candidate file, with C(%s) where its path goes. It runs before anything is
+        replaced, not in check mode.
+    type: str
+    default: haproxy -c -f %s
+  backup:
+    description:
+      - Keep a copy of the live file (timestamped, next to it) before it is replaced.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - openstack_ops.runbooks.attributes
+attributes:
+  action_group:
+    support: none
+    membership: []
+    details:
+      - It edits a local file, with no login options.
+  check_mode:
+    support: full
+    details:
+      - Reports the planned changes and the diff; the candidate is not validated.
+  diff_mode:
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+    details:
+      - The load balancer whose configuration is edited.
+seealso:
+  - module: openstack_ops.runbooks.haproxy_servers
+  - name: haproxy configuration manual, balance
+    description: The algorithms and what each does to a client's requests.
+    link: https://docs.haproxy.org/2.6/configuration.html#4.2-balance
+'''
+
+EXAMPLES = r'''
+- name: OpenStack APIs balanced round-robin instead of by source address
+  openstack_ops.runbooks.haproxy_sections:
+    sections: ['^nova_api', '^nova_metadata', '^cinder_api', '^placement', '^glance_api', '^neutron_server', '^keystone']
+    balance: roundrobin
+    replace: [source]
+  register: balance_fix
+  notify: Reload haproxy
+
+- name: Galera connections survive long idle periods (seed 002)
+  openstack_ops.runbooks.haproxy_sections:
+    sections: ['^mariadb$', '^galera']
+    timeouts: {client: 90m, server: 90m}
+  notify: Reload haproxy
+'''
+
+RETURN = r'''
+sections:
+  description: Every matched section, what it had, and what it has now (planned, in check mode).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: nova_api_back, kind: backend, balance_before: source, inherited: false, balance: roundrobin,
+       timeouts_before: {}, timeouts: {}, changed: true}
+changed_sections:
+  description: Names of the sections that were (or would be) changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [nova_api_back, cinder_api_back]
+backup_file:
+  description: The copy of the previous file.
+  returned: when a backup was made
+  type: str
+  sample: /etc/haproxy/haproxy.cfg.12345.2026-11-22@09:40:00~
+validation:
+  description: What the validate command printed (warnings included).
+  returned: when the file was replaced
+  type: str
+'''
+
+import os
+import re
+import tempfile
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+
+
+class HaproxySections(OpsModule):
+    argument_spec = dict(
+        path=dict(type='path', default='/etc/haproxy/haproxy.cfg'),
+        sections=dict(type='list', elements='str', required=True),
+        balance=dict(type='str'),
+        replace=dict(type='list', elements='str', default=['source']),
+        timeouts=dict(type='dict', default={}),
+        validate=dict(type='str', default='haproxy -c -f %s'),
+        backup=dict(type='bool', default=True),
+        require_match=dict(type='bool', default=True),
+    )
+    module_kwargs = dict(supports_check_mode=True)
+
+    def run(self):
+        patterns = self._check_input()
+        path = self.params['path']
+        try:
+            with open(path, encoding='utf-8') as config:
+                before = config.read()
+        except OSError as error:
+            raise OpsError(f'cannot read the haproxy configuration {path}: {error.strerror}', path=path) from error
+        lines = before.splitlines(keepends=True)
+        report = self._edit(lines, patterns)
+        after = ''.join(lines)
+        result = dict(changed=after != before, sections=report,
+                      changed_sections=[section['name'] for section in report if section['changed']])
+        if self.diff_mode:
+            result['diff'] = dict(before=before, after=after, before_header=path, after_header=path)
+        if result['changed'] and not self.check_mode:
+            result.update(self._replace(path, after))
+        return result
+
+    def _check_input(self):
+        if not self.params['balance'] and not self.params['timeouts']:
+            raise OpsError('nothing to set: give balance, timeouts or both')
+        patterns = []
+        for pattern in self.params['sections']:
+            try:
+                patterns.append(re.compile(pattern))
+            except re.error as error:
+                raise OpsError(f'sections: {pattern!r} is not a regular expression: {error}') from error
+        for name, timeout in self.params['timeouts'].items():
+            if not re.fullmatch(r'[a-z][a-z-]*', str(name)) or not re.fullmatch(r'\d+(us|ms|s|m|h|d)?', str(timeout)):
+                raise OpsError(f'timeouts: {name}: {timeout!r} is not an haproxy timeout (a number with an optional '
+                               'unit: us, ms, s, m, h, d)', timeout=name)
+        return patterns
+
+    def _edit(self, lines, patterns):
+        sections = cfg.parse(lines)
+        proxies = [section for section in sections if section.kind in cfg.PROXY_KINDS]
+        unmatched = [pattern.pattern for pattern in patterns
+                     if not any(section.name and pattern.search(section.name) for section in proxies)]
+        if unmatched and self.params['require_match']:
+            raise OpsError(f"no backend or listen section matches {', '.join(unmatched)} in {self.params['path']} "
+                           f"(its sections: {', '.join(section.name or '?' for section in proxies)})",
+                           unmatched=unmatched)
+        report = []
+        # from the last section up, so that inserted lines do not move the sections still to edit
+        for section in reversed(sections):
+            if section.kind in cfg.PROXY_KINDS and any(pattern.search(section.name or '') for pattern in patterns):
+                report.insert(0, self._edit_section(lines, sections, section))
+        return report
+
+    def _edit_section(self, lines, sections, section):
+        own = cfg.find(lines, section, 'balance')
+        defaults = next((other for other in reversed(sections[:sections.index(section)]) if other.kind == 'defaults'),
+                        None)
+        inherited = own is None
+        balance_before = cfg.value(lines, own if own is not None else
+                                   (cfg.find(lines, defaults, 'balance') if defaults else None), 1)
+        entry = dict(name=section.name, kind=section.kind, balance_before=balance_before, inherited=inherited,
+                     balance=balance_before, timeouts_before={}, timeouts={}, changed=False)
+        inserts = []
+        for name, timeout in self.params['timeouts'].items():
+            index = cfg.find(lines, section, 'timeout', name)
+            entry['timeouts_before'][name] = cfg.value(lines, index, 2)
+            entry['timeouts'][name] = str(timeout)
+            if index is None:
+                inserts.append(f'timeout {name} {timeout}')
+            elif entry['timeouts_before'][name] != str(timeout):
+                lines[index] = cfg.rewrite(lines[index], f'timeout {name} {timeout}')
+                entry['changed'] = True
+        wanted = self.params['balance']
+        if wanted and balance_before != wanted and (not self.params['replace'] or
+                                                    (balance_before or '').split(' ')[0] in self.params['replace']):
+            entry['balance'] = wanted
+            if own is None:
+                inserts.insert(0, f'balance {wanted}')
+            else:
+                lines[own] = cfg.rewrite(lines[own], f'balance {wanted}')
+                entry['changed'] = True
+        if inserts:
+            indent = cfg.indent_of(lines, section)
+            lines[section.header + 1:section.header + 1] = [f'{indent}{words}\n' for words in inserts]
+            entry['changed'] = True
+        return entry
+
+    def _replace(self, path, text):
+        directory = os.path.dirname(os.path.abspath(path))
+        handle, candidate = tempfile.mkstemp(prefix='.haproxy_sections.', suffix='.cfg', dir=directory)
+        try:
+            with os.fdopen(handle, 'w', encoding='utf-8') as out:
+                out.write(text)
+            command = self.params['validate']
+            if '%s' not in command:
+                raise OpsError(f'validate must contain %s where the candidate file goes: {command!r}')
+            rc, out, err = self.module.run_command(command.replace('%s', candidate), use_unsafe_shell=False)
+            if rc != 0:
+                raise OpsError(f'the new configuration fails its check ({command}); {path} is unchanged: '
+                               f'{(err or out).strip()[-2000:]}', path=path, rc=rc)
+            result = dict(validation=(out + err).strip())
+            if self.params['backup']:
+                result['backup_file'] = self.module.backup_local(path)
+            self.module.atomic_move(candidate, path)
+            return result
+        finally:
+            if os.path.exists(candidate):
+                os.unlink(candidate)
+
+
+def main():
+    HaproxySections()()
+
+
+if __name__ == '__main__':
+    main()
