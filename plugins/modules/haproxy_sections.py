@@ -232,7 +232,7 @@ class HaproxySections(OpsModule):
                 entry['changed'] = True
         wanted = self.params['balance']
         if wanted and balance_before != wanted and (not self.params['replace'] or
-                                                    (balance_before or '').split(' ')[0] in self.params['replace']):
+                                                    (balance_before or '').split(' ', maxsplit=1)[0] in self.params['replace']):
             entry['balance'] = wanted
             if own is None:
                 inserts.insert(0, f'balance {wanted}')

@@ -93,7 +93,7 @@ def served_by(lab, requests=9):
                 if row["pxname"] == "nova_api_back" and row["svname"] in CONTROLLERS}
 
     before = sessions()
-    for _ in range(requests):
+    for _request in range(requests):
         http_status(lab.vip_url)
     after = sessions()
     return {name: after[name] - before.get(name, 0) for name in after}

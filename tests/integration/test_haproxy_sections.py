@@ -202,7 +202,7 @@ def served_by(port, requests):
     while True:
         try:
             names = collections.Counter(urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read().decode()
-                                        for _ in range(requests))
+                                        for _request in range(requests))
             return len(names)
         except OSError:
             if time.monotonic() > deadline:
