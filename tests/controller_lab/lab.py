@@ -369,11 +369,27 @@ class ControllerLab:
         return changed
 
     def _systemd_in(self, name):
-        removed = self.exec(name, "podman", "rm", "--force", "--ignore", *KOLLA_CONTAINERS).stdout.split()
+        removed = self._remove_kolla_containers(name)
         inactive = [unit for unit in UNITS
                     if self.exec(name, "systemctl", "is-active", unit, check=False).stdout.strip() != "active"]
         self.exec(name, "systemctl", "enable", "--now", *UNITS)
         return bool(removed or inactive)
+
+    def _remove_kolla_containers(self, name, attempts=3):
+        """Names of the kolla-style containers removed (killed at once: this is the lab switching backends).
+
+        podman can fail a forced rm whose container stops on its own at the same moment ("container state
+        improper: stopped"); the next attempt finds it stopped and removes it.
+        """
+        removed = []
+        for attempt in range(1, attempts + 1):
+            result = self.exec(name, "podman", "rm", "--force", "--time", "0", "--ignore", *KOLLA_CONTAINERS,
+                               check=attempt == attempts)
+            removed += result.stdout.split()
+            if result.returncode == 0:
+                break
+            time.sleep(1)
+        return removed
 
     def _kolla_in(self, name):
         changed = False

@@ -20,10 +20,10 @@ rc=${PIPESTATUS[0]}
 "$bin/python" -m tests.controller_lab down >/dev/null 2>&1
 
 if [ "$rc" -ne 0 ]; then
-  echo "== molecule failed (rc=$rc); its failed tasks and tests, from $log:"
+  echo "== molecule failed (rc=$rc); its failed tasks (broken_standby's expected ones too) and tests, from $log:"
   # a fatal line followed by "...ignoring" was an expected failure; leave it out
   awk '{ if (p != "" && $0 !~ /^\.\.\.ignoring/) print p; p = "" }
-       /^(fatal|failed): |^FAILED / { p = substr($0, 1, 900) }
+       /^(fatal|failed): |^FAILED [^ ]+::/ { p = substr($0, 1, 1500) }
        END { if (p != "") print p }' "$log" | tail -n 6
 fi
 exit "$rc"
