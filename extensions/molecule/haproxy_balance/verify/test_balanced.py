@@ -13,7 +13,7 @@ LAB = ControllerLab()
 def test_nova_api_back_balances_round_robin_and_the_rest_is_kept(name):
     host = testinfra.get_host(f"podman://{name}")
     config = host.file("/etc/haproxy/haproxy.cfg").content_string
-    section = config.split("backend nova_api_back\n")[1]
+    section = config.split("\nbackend nova_api_back\n")[1]   # not the frontend's default_backend line
     assert section.startswith("    balance roundrobin\n")
     assert "balance source" not in config
     assert "option httpchk GET /" in section and "stats socket /run/haproxy/admin.sock" in config
