@@ -62,7 +62,8 @@ _UNREACHABLE = frozenset((2002, 2003, 2006, 2013))
 
 def connect(params):
     """Return a NovaDB whose API connection is made from the login options."""
-    return NovaDB(Database.open(login_kwargs(params)), connect_timeout=params['connect_timeout'])
+    login = login_kwargs(params)
+    return NovaDB(Database.open(login), connect_timeout=params['connect_timeout'], login=login)
 
 
 def login_kwargs(params):
@@ -135,6 +136,11 @@ class Database:
     def __init__(self, connection):
         self.connection = connection
 
+    @property
+    def name(self):
+        """The database this connection uses."""
+        return self.query('SELECT DATABASE() AS name')[0]['name']
+
     @classmethod
     def open(cls, kwargs):
         try:
@@ -149,6 +155,10 @@ class Database:
         with self.connection.cursor() as cursor:
             cursor.execute(sql, args)
             return list(cursor.fetchall())
+
+    def literals(self, values):
+        """values as a comma-separated list of escaped SQL literals, for an IN (...) built once, used often."""
+        return ', '.join(self.connection.escape(value) for value in values)
 
     def stream(self, sql, args=None):
         """Rows of a read-only statement as tuples, fetched from the server while iterated.
@@ -182,10 +192,11 @@ class Database:
 class NovaDB:
     """The nova_api database, and the cell databases its mappings point to."""
 
-    def __init__(self, api, connect_timeout=30, open_database=Database.open):
+    def __init__(self, api, connect_timeout=30, open_database=Database.open, login=None):
         self.api = api
         self._connect_timeout = connect_timeout
         self._open_database = open_database
+        self._login = login or {}
         self._cells = {}
 
     def query(self, sql, args=None):
@@ -199,6 +210,16 @@ class NovaDB:
             kwargs = dict(connect_timeout=self._connect_timeout)
             kwargs.update(parse_db_url(database_connection, override))
             self._cells[key] = self._open_database(kwargs)
+        return self._cells[key]
+
+    def literals(self, values):
+        return self.api.literals(values)
+
+    def sibling(self, database):
+        """Another database on the nova_api server, opened once with the same login (such as placement)."""
+        key = ('sibling', database)
+        if key not in self._cells:
+            self._cells[key] = self._open_database(dict(self._login, database=database))
         return self._cells[key]
 
     def close(self):

@@ -8,20 +8,17 @@ with an explicit microversion per call, so behaviour does not depend on which
 Placement resources the installed openstacksdk happens to model.
 """
 
+import importlib.util
 import traceback
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, OpsError
 
-try:
-    import openstack as sdk
-    from keystoneauth1 import exceptions as ksa_exceptions
-except ImportError:
-    sdk = None
-    IMPORT_ERROR = traceback.format_exc()
-    ERRORS = ()
-else:
-    IMPORT_ERROR = None
-    ERRORS = (sdk.exceptions.SDKException, ksa_exceptions.ClientException)
+# openstacksdk takes about half a second to import, which an audit reading Placement's database never needs:
+# it is found now and imported by the first connection (load_sdk). Its errors are handled from then on.
+sdk = None
+ERRORS = ()
+_MISSING = [name for name in ('openstack', 'keystoneauth1') if importlib.util.find_spec(name) is None]
+IMPORT_ERROR = f"ModuleNotFoundError: No module named {', '.join(map(repr, _MISSING))}" if _MISSING else None
 
 REQUIRED_LIBRARY = 'openstacksdk'
 ERROR_LABEL = 'OpenStack request failed'
@@ -55,6 +52,21 @@ _SDK_KEYWORDS = dict(
 CONCURRENT_UPDATE = 'placement.concurrent_update'
 
 
+def load_sdk():
+    """openstacksdk, imported on first use; ERRORS then names its exceptions."""
+    global sdk, ERRORS  # pylint: disable=global-statement
+    if sdk is None:
+        try:
+            import openstack  # pylint: disable=import-outside-toplevel
+            from keystoneauth1 import exceptions as ksa_exceptions  # pylint: disable=import-outside-toplevel
+        except ImportError as error:
+            raise OpsError(f'{REQUIRED_LIBRARY} cannot be imported: {error}',
+                           exception=traceback.format_exc()) from error
+        ERRORS = (openstack.exceptions.SDKException, ksa_exceptions.ClientException)
+        sdk = openstack
+    return sdk
+
+
 def connect(params):
     """Return a PlacementClient for the cloud the openstack options describe.
 
@@ -69,8 +81,8 @@ def connect(params):
         merged = dict(cloud, **settings)
         if isinstance(cloud.get('auth'), dict) and 'auth' in settings:
             merged['auth'] = dict(cloud['auth'], **settings['auth'])
-        return PlacementClient(sdk.connect(**merged))
-    return PlacementClient(sdk.connect(cloud=cloud, **settings))
+        return PlacementClient(load_sdk().connect(**merged))
+    return PlacementClient(load_sdk().connect(cloud=cloud, **settings))
 
 
 class PlacementClient:

@@ -92,6 +92,16 @@ options:
     type: list
     elements: str
     default: []
+  placement_database:
+    description:
+      - Read providers, inventories and allocations straight from this database (the one C([placement_database]
+        connection) in C(placement.conf) names, usually C(placement)) with the O(nova_db) login, in one consistent
+        snapshot of six SELECTs, instead of two Placement API requests per provider. For large clouds, where
+        those requests are what an audit waits on; the login needs SELECT on that database.
+      - The fit check, O(action=clean) and O(action=restore) still ask and write through the Placement API, and a
+        clean re-reads every consumer there before it writes.
+      - Unset, everything is read through the API.
+    type: str
   resource_providers:
     description:
       - Limits the audit, the fit check and the clean to these providers (UUIDs or names) and the trees they are
@@ -142,7 +152,8 @@ attributes:
       - The allocations of every consumer that changes (or would change), before and after.
 notes:
   - Placement is called at microversion 1.38 (Yoga or later), with two GET requests per provider (its inventories
-    and its allocations) run O(concurrency) at a time, plus one listing and a few requests for sharing providers.
+    and its allocations) run O(concurrency) at a time, plus one listing and a few requests for sharing providers;
+    with O(placement_database), none of these, six SELECTs instead.
     Nova is read with a few queries per cell per 2,000 consumers, never one query per consumer.
   - Nova is only read. The module needs the nova_api database and, through C(cell_mappings), every cell database.
   - A cell that cannot be read makes the consumers that may live in it V(unverifiable); they are never cleaned,
@@ -331,6 +342,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import (
     allocation_backup,
     placement_audit,
     placement_clean,
+    placement_db,
     placement_fit,
 )
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
@@ -350,6 +362,7 @@ class PlacementAllocation(OpsModule):
         grace_period=dict(type='int', default=3600),
         max_changes=dict(type='int', default=100),
         nova_cell_host=dict(type='str'),
+        placement_database=dict(type='str'),
         report=dict(type='str', choices=list(placement_audit.REPORTS), default=placement_audit.PROBLEMS),
         required_traits=dict(type='list', elements='str', default=[]),
         resource_providers=dict(type='list', elements='str'),
@@ -396,6 +409,9 @@ class PlacementAllocation(OpsModule):
 
     def _read(self, providers):
         """Placement, and at the same time (in a thread of its own) what Nova knows about its consumers."""
+        if self.params['placement_database']:
+            state = placement_db.read(self.nova_db.sibling(self.params['placement_database']), providers)
+            return state, self._read_nova(state.consumers())
         feed = placement_audit.NovaFeed(lambda: placement_audit.NovaState.open(self.nova_db, self._cell_override()))
         try:
             state = placement_audit.PlacementState.read(

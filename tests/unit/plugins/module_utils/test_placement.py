@@ -153,7 +153,7 @@ def openstack_params(**overrides):
 
 def test_connect_passes_only_the_options_that_are_set(monkeypatch):
     seen = []
-    monkeypatch.setattr(placement.sdk, 'connect', lambda **kwargs: seen.append(kwargs) or 'conn')
+    monkeypatch.setattr(placement.load_sdk(), 'connect', lambda **kwargs: seen.append(kwargs) or 'conn')
 
     client = placement.connect(openstack_params(cloud='lab', validate_certs=False, ca_cert='/ca.pem',
                                                 client_cert='/c.pem', client_key='/k.pem', api_timeout=9))
@@ -164,7 +164,7 @@ def test_connect_passes_only_the_options_that_are_set(monkeypatch):
 
 def test_connect_merges_the_options_over_a_cloud_dict(monkeypatch):
     seen = []
-    monkeypatch.setattr(placement.sdk, 'connect', lambda **kwargs: seen.append(kwargs))
+    monkeypatch.setattr(placement.load_sdk(), 'connect', lambda **kwargs: seen.append(kwargs))
     cloud = dict(auth_type='admin_token', auth=dict(endpoint='http://127.0.0.1:8778', token='admin'),
                  region_name='RegionOne')
 

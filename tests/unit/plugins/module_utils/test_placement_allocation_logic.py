@@ -91,9 +91,12 @@ def test_build_requests_are_kept_only_inside_the_grace_period():
 
 
 def test_an_unread_cell_makes_unknown_and_mapped_consumers_unverifiable():
-    nova = nova_state(mappings={'mapped': 'c2'}, instances={'known': instance(deleted=3)})
+    nova = nova_state(_mappings={'mapped': 'c2', 'moved': 'c2'}, instances={'known': instance(deleted=3),
+                                                                           'moved': instance(deleted=1)})
     nova.cells['c2'] = dict(name='cell2', reachable=False, error='down')
     assert classify(nova, 'mapped', 'cn1') == 'unverifiable'
+    # A deleted copy in a readable cell says nothing while its mapping points to the unread cell.
+    assert classify(nova, 'moved', 'cn1') == 'unverifiable'
     assert classify(nova, 'nobody', 'cn1') == 'unverifiable'
     assert classify(nova, 'known', 'cn1') == 'deleted_instance'
 
@@ -333,9 +336,13 @@ class CountingNovaDB:
         if 'FROM compute_nodes' in sql:
             return [dict(uuid='cn1', host='compute1', hypervisor_hostname='compute1')]
         if 'FROM instances' in sql:
-            return [dict(uuid=u, host=self.instances[u], node=self.instances[u], vm_state='active', task_state=None,
-                         created_at=NOW, deleted=0) for u in args if u in self.instances]
+            listed = re.findall(r"'([^']*)'", sql.split(' IN ', 1)[1])
+            return [dict(uuid=u, host=self.instances[u], node=self.instances[u], vm_state='active',
+                         created_at=NOW, deleted=0) for u in listed if u in self.instances]
         return []
+
+    def literals(self, values):
+        return ', '.join(f"'{value}'" for value in values)
 
     def cell(self, database_connection, override=None):
         if self.fail_cell:
@@ -353,8 +360,11 @@ def test_nova_is_read_alongside_placement_in_chunks_never_per_consumer(monkeypat
     nova = feed.result()
     assert set(nova.instances) == set(consumers[::2])
     assert nova.instances['c000']['compute_uuid'] == 'cn1'
-    # 3 to open, then 5 chunks of at most 10 consumers: instance_mappings, build_requests, instances, migrations.
+    # 3 to open, then 5 chunks of at most 10 consumers: build_requests, instances, and migrations twice (by
+    # instance for the instances found, by their own uuid for the other consumers). Every cell was read, so
+    # the instance mappings, which only matter for a cell that could not be, are not.
     assert len(nova_db.queries) == 3 + 5 * 4
+    assert 'instance_mappings' not in nova_db.queries
     assert nova_db.queries.count('instances') == 5
 
 
