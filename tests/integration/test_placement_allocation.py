@@ -373,6 +373,37 @@ def test_nested_custom_class_sharing_and_building_compared_with_nova_manage(tric
     assert cleanable - flagged == {(tricky["fpga_orphan"], tricky["fpga"])}
 
 
+def test_placement_database_source_sees_what_the_api_sees(tricky, tmp_path):
+    """placement_database reads Placement's own tables: the same audit and the same clean plan as the API."""
+    lab = tricky["lab"]
+    through_api = run(lab, report="full")
+    through_db = run(lab, report="full", placement_database="placement")
+    assert not through_db.get("failed"), through_db.get("msg")
+    assert through_db["audit"] == through_api["audit"]
+    # The nested provider's custom class, the sharing provider and its aggregate peer all came through.
+    fpga = next(p for p in through_db["audit"]["providers"] if p["uuid"] == tricky["fpga"])
+    assert fpga["inventories"]["CUSTOM_FPGA"]["used"] == 1 and fpga["parent_provider_uuid"] == tricky["rps"]["compute1"]
+    assert classes_of(through_db["audit"])[(tricky["on_shared"], "shared_storage")] == "active"
+
+    plan_api = run(lab, check=True, action="clean", backup_dir=str(tmp_path))
+    plan_db = run(lab, check=True, action="clean", backup_dir=str(tmp_path), placement_database="placement")
+    assert plan_db["changes"] == plan_api["changes"] and plan_db["changes"]
+    cleaned = run(lab, action="clean", backup_dir=str(tmp_path), placement_database="placement")
+    assert cleaned["changed"] is True
+    assert [dict(change, attempts=0) for change in cleaned["changes"]] == plan_api["changes"]
+    assert run(lab, action="clean", backup_dir=str(tmp_path), placement_database="placement")["changed"] is False
+
+
+def test_placement_database_that_is_not_placements_is_refused(clean_lab, placement_seed):
+    result = run(clean_lab, placement_database="nova_cell1")
+    assert result.get("failed") is True
+    # nova's cell databases still carry the old resource_providers, inventories and allocations tables.
+    assert result["msg"].startswith("Database nova_cell1 is not a Placement database: it has no ")
+    assert "resource_classes" in result["msg"] and "[placement_database] connection" in result["msg"]
+    missing = run(clean_lab, placement_database="no_such_database")
+    assert missing.get("failed") is True and "Unknown database 'no_such_database'" in missing["msg"]
+
+
 def test_unreachable_cell_makes_its_consumers_unverifiable_and_nothing_is_deleted(
         clean_lab, placement_seed, nova_seed, tmp_path):
     lab = clean_lab
