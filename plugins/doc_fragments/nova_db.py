@@ -146,3 +146,65 @@ requirements:
 notes:
   - Nova's databases are only read here; the database sessions never commit.
 '''
+
+    # The same login options without login_db, for modules that talk to a MariaDB server rather than to nova's
+    # databases (plugins/module_utils/mariadb_variables.py LOGIN_ARGUMENT_SPEC): mariadb_variables, galera_status.
+    SERVER = r'''
+options:
+  ca_cert:
+    description:
+      - A file of CA certificates; when set, the connection to the server uses TLS verified against it.
+    type: path
+    aliases: [ssl_ca]
+  client_cert:
+    description:
+      - A client certificate file for TLS connections to the server.
+    type: path
+    aliases: [ssl_cert]
+  client_key:
+    description:
+      - The private key file of O(client_cert).
+    type: path
+    aliases: [ssl_key]
+  config_file:
+    description:
+      - A MySQL option file. Its C([client]) section supplies C(user), C(password), C(socket) and C(ssl-*)
+        settings that the options leave unset; O(login_host) and O(login_port) always come from the options.
+      - Ignored when the file does not exist.
+    type: path
+    default: ~/.my.cnf
+  connect_timeout:
+    description:
+      - How long, in seconds, to wait for the connection.
+    type: int
+    default: 30
+  login_host:
+    description:
+      - The host of the MariaDB server.
+      - Each Galera node is its own server; run the module on (or point it at) each node.
+    type: str
+    default: localhost
+  login_password:
+    description:
+      - The password of O(login_user).
+    type: str
+  login_port:
+    description:
+      - The TCP port of the server.
+    type: int
+    default: 3306
+  login_unix_socket:
+    description:
+      - A Unix socket to connect through instead of O(login_host) and O(login_port).
+    type: str
+  login_user:
+    description:
+      - The database user.
+      - Unset means the user from O(config_file), else the name of the user running the module.
+    type: str
+requirements:
+  - python >= 3.10
+  - PyMySQL
+notes:
+  - Options given to the module take precedence over O(config_file), as with community.mysql.
+'''
