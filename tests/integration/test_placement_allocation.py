@@ -553,8 +553,10 @@ def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
     assert task(report, "Fail on the chosen classifications")["msg"] == "1 allocation(s) classified orphan"
     assert "Allocations: orphan 1" in summary
 
+    # Read from Placement's database this time: the same counts.
     rc, report = run_playbook(PLAYBOOKS / "audit_placement.yml", dict(
-        base, audit_placement_report_path=str(tmp_path / "counts.json"), audit_placement_report="summary"), env=env)
+        base, audit_placement_report_path=str(tmp_path / "counts.json"), audit_placement_report="summary",
+        audit_placement_placement_database="placement"), env=env)
     assert rc == 0
     assert task(report, "Report | summary per provider")["msg"][0] == "Allocations: orphan 1"
     counts = json.loads((tmp_path / "counts.json").read_text())
