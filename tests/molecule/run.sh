@@ -18,6 +18,8 @@ rm -rf "$state"   # instance state a killed run may have left
 "$bin/molecule" test --all --destroy always 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 "$bin/python" -m tests.controller_lab down >/dev/null 2>&1
+# the galera scenario's own hosts (gal1..gal3): its cleanup takes them down, unless molecule stopped before it
+"$bin/python" -m tests.galera_lab down >/dev/null 2>&1
 
 if [ "$rc" -ne 0 ]; then
   echo "== molecule failed (rc=$rc); its failed tasks (broken_standby's expected ones too) and tests, from $log:"
