@@ -456,7 +456,6 @@ def test_ansible_packages_every_backend_with_a_module_that_uses_base():
     assert {f'{package}.{module}' for module in base.FAMILY_MODULES.values()} <= set(found)
 
 
-
 def test_openstacksdk_is_imported_by_the_first_placement_connection_and_its_errors_handled_from_then():
     loaded = fresh_python('''
         import json

@@ -91,8 +91,8 @@ def test_build_requests_are_kept_only_inside_the_grace_period():
 
 
 def test_an_unread_cell_makes_unknown_and_mapped_consumers_unverifiable():
-    nova = nova_state(_mappings={'mapped': 'c2', 'moved': 'c2'}, instances={'known': instance(deleted=3),
-                                                                           'moved': instance(deleted=1)})
+    nova = nova_state(_mappings={'mapped': 'c2', 'moved': 'c2'},
+                      instances={'known': instance(deleted=3), 'moved': instance(deleted=1)})
     nova.cells['c2'] = dict(name='cell2', reachable=False, error='down')
     assert classify(nova, 'mapped', 'cn1') == 'unverifiable'
     # A deleted copy in a readable cell says nothing while its mapping points to the unread cell.
