@@ -43,13 +43,13 @@ AGGREGATES = (
 
 def read(database, only=None):
     """The PlacementState of the database, all of it read in one snapshot."""
-    # Every SELECT below sees the same moment, which two thousand API requests cannot promise.
     found = {next(iter(row.values())) for row in database.query('SHOW TABLES')}
     missing = sorted(set(TABLES) - found)
     if missing:
         raise OpsError(f"Database {database.name} is not a Placement database: it has no {', '.join(missing)} "
                        'table(s). Set placement_database to the database named in the [placement_database] '
                        'connection of placement.conf.', missing_tables=missing)
+    # Every SELECT below sees the same moment, which two thousand API requests cannot promise.
     database.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY')
     try:
         rows = database.query(PROVIDERS)
