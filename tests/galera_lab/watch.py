@@ -46,17 +46,17 @@ def away(entry):
 def judge(samples, size=len(NODES)):
     """The samples that break the rolling restart's promise, each with its reason.
 
-    At every sample: every node that answers is in the Primary component; at most one node is away (restarting or
-    joining); at least one node is Primary and Synced, counting at least size - 1 members. A node briefly
-    Donor/Desynced is allowed: it feeds the restarted node its missed write-sets by IST (measured by
-    desynced_windows).
+    At every sample: at most one node is away (restarting or joining; while it starts it reports non-Primary until
+    it joins); every other node is in the Primary component; at least one node is Primary and Synced, counting at
+    least size - 1 members. A node briefly Donor/Desynced is allowed: it feeds the restarted node its missed
+    write-sets by IST (measured by desynced_windows).
     """
     bad = []
     for entry in samples:
-        statuses = [status for status in entry["nodes"].values() if status]
-        healthy = [status for status in statuses if synced(status)]
-        if any(status.get("wsrep_cluster_status") != "Primary" for status in statuses):
-            bad.append(dict(entry, reason="a node outside the Primary component"))
+        serving = [status for name, status in entry["nodes"].items() if name not in away(entry)]
+        healthy = [status for status in serving if synced(status)]
+        if any(status.get("wsrep_cluster_status") != "Primary" for status in serving):
+            bad.append(dict(entry, reason="a serving node outside the Primary component"))
         elif len(away(entry)) > 1:
             bad.append(dict(entry, reason=f"{', '.join(away(entry))} away at once"))
         elif not healthy:
