@@ -22,7 +22,7 @@ def sample():
     nodes = {}
     for name, proc in procs.items():
         try:
-            out, _ = proc.communicate(timeout=5)
+            out = proc.communicate(timeout=5)[0]
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.communicate()
