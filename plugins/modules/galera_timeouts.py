@@ -57,8 +57,9 @@ extends_documentation_fragment:
   - openstack_ops.runbooks.attributes.INFO_MODULE
 attributes:
   action_group:
-    support: none
-    membership: []
+    support: full
+    membership:
+      - openstack_ops.runbooks.mariadb
   platform:
     description: Target OS/families that can be operated against.
     support: full

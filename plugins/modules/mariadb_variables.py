@@ -58,10 +58,9 @@ extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
 attributes:
   action_group:
-    support: none
-    membership: []
-    details:
-      - Its login options have no O(ignore:login_db), so it is not in the nova_db group.
+    support: full
+    membership:
+      - openstack_ops.runbooks.mariadb
   check_mode:
     support: full
     details:
