@@ -60,8 +60,6 @@ def build(log=print, rebuild=False):
 
 def _layer_packages(log):
     log(f"apt-get install {' '.join(LAYERED_PACKAGES)} on {BASE_IMAGE} -> {IMAGE}")
-    container = "opsctl-image-build"
-    subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
     script = (
         "set -e; apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
         f"{' '.join(LAYERED_PACKAGES)} >/dev/null; apt-get clean; rm -rf /var/lib/apt/lists/*; "
@@ -69,13 +67,20 @@ def _layer_packages(log):
         f"printf '%s' '{NESTED_PODMAN_CONF}' > /etc/containers/containers.conf.d/opsctl-lab.conf; "
         f"printf '%s' '{NESTED_STORAGE_CONF}' > /etc/containers/storage.conf; "
         + "".join(f"ln -sf /dev/null /etc/systemd/system/{unit}; " for unit in NESTED_MASKED_UNITS))
+    layer(BASE_IMAGE, IMAGE, script, "installing the layered packages into the controller image")
+
+
+def layer(base, image, script, what):
+    """Run a shell script in a container of base and commit the result as image (systemd as its command)."""
+    container = f"opsctl-build-{image.rsplit('/', 1)[-1].replace(':', '-')}"
+    subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
     try:
-        result = subprocess.run(["podman", "run", "--name", container, BASE_IMAGE, "/bin/sh", "-c", script],
+        result = subprocess.run(["podman", "run", "--name", container, base, "/bin/sh", "-c", script],
                                 capture_output=True, text=True, check=False)
         if result.returncode:
-            raise RuntimeError(f"installing the layered packages into the controller image failed:\n{result.stderr[-3000:]}")
+            raise RuntimeError(f"{what} failed:\n{result.stderr[-3000:]}")
         subprocess.run(["podman", "commit", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3",
-                        container, IMAGE], check=True, capture_output=True)
+                        container, image], check=True, capture_output=True)
     finally:
         subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
 

@@ -26,8 +26,6 @@ def build(log=print, rebuild=False):
     if not exists(BASE_IMAGE):
         controller_image._build_base(log)  # pylint: disable=protected-access
     log(f"apt-get install {' '.join(PACKAGES)} on {BASE_IMAGE} -> {IMAGE}")
-    container = "opsctl-galera-image-build"
-    subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
     script = (
         "set -e; printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; "
         "apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
@@ -36,15 +34,7 @@ def build(log=print, rebuild=False):
         # mariadbd that galera_new_cluster never gets to bind
         "systemctl disable mariadb >/dev/null 2>&1 || true; "
         "ln -sf /dev/null /etc/systemd/system/mariadb.socket; ln -sf /dev/null /etc/systemd/system/mariadb-extra.socket")
-    try:
-        result = subprocess.run(["podman", "run", "--name", container, BASE_IMAGE, "/bin/sh", "-c", script],
-                                capture_output=True, text=True, check=False)
-        if result.returncode:
-            raise RuntimeError(f"installing MariaDB and galera-4 into the Galera image failed:\n{result.stderr[-3000:]}")
-        subprocess.run(["podman", "commit", "--change", 'CMD ["/sbin/init"]', "--change", "STOPSIGNAL SIGRTMIN+3",
-                        container, IMAGE], check=True, capture_output=True)
-    finally:
-        subprocess.run(["podman", "rm", "-f", "--ignore", container], check=False, capture_output=True)
+    controller_image.layer(BASE_IMAGE, IMAGE, script, "installing MariaDB and galera-4 into the Galera image")
     return True
 
 
