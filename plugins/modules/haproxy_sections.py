@@ -139,11 +139,10 @@ validation:
   type: str
 '''
 
-import os
 import re
-import tempfile
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
@@ -246,27 +245,19 @@ class HaproxySections(OpsModule):
         return entry
 
     def _replace(self, path, text):
-        directory = os.path.dirname(os.path.abspath(path))
-        handle, candidate = tempfile.mkstemp(prefix='.haproxy_sections.', suffix='.cfg', dir=directory)
-        try:
-            with os.fdopen(handle, 'w', encoding='utf-8') as out:
-                out.write(text)
-            command = self.params['validate']
-            if '%s' not in command:
-                raise OpsError(f'validate must contain %s where the candidate file goes: {command!r}')
+        command = self.params['validate']
+        if '%s' not in command:
+            raise OpsError(f'validate must contain %s where the candidate file goes: {command!r}')
+
+        def validate(candidate):
             rc, out, err = self.module.run_command(command.replace('%s', candidate), use_unsafe_shell=False)
             if rc != 0:
                 raise OpsError(f'the new configuration fails its check ({command}); {path} is unchanged: '
                                f'{(err or out).strip()[-2000:]}', path=path, rc=rc)
-            result = dict(validation=(out + err).strip())
-            if self.params['backup']:
-                result['backup_file'] = self.module.backup_local(path)
-            self.module.atomic_move(candidate, path)
-            return result
-        finally:
-            if os.path.exists(candidate):
-                os.unlink(candidate)
+            return dict(validation=(out + err).strip())
 
+        return textfile.replace(self.module, path, text, backup=self.params['backup'], check=validate,
+                                prefix='.haproxy_sections.')
 
 def main():
     HaproxySections()()

@@ -144,10 +144,10 @@ backup_file:
 '''
 
 import os
-import tempfile
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_variables as mv
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
@@ -173,7 +173,7 @@ class MariadbVariables(OpsModule):
             raise OpsError('variables is empty: nothing to set')
         path = self.params['option_file']
         existed = os.path.exists(path)
-        before_text = self._read(path) if existed else ''
+        before_text = textfile.read(path, 'the option file') if existed else ''
         db = mv.connect(self.params)
         try:
             names = [mv.normalize_name(name) for name in self.params['variables']]
@@ -189,7 +189,9 @@ class MariadbVariables(OpsModule):
             if not self.check_mode:
                 self._set_global(db, entries)
                 if after_text != before_text:
-                    result.update(self._write(path, after_text, existed=existed))
+                    # mysqld reads its option files as the mysql user, and ignores world-writable ones
+                    result.update(textfile.replace(self.module, path, after_text, backup=self.params['backup'],
+                                                   mode=0o644, prefix='.mariadb_variables.'))
             self._after(db, entries)
         finally:
             db.close()
@@ -202,14 +204,6 @@ class MariadbVariables(OpsModule):
         if self.diff_mode:
             result['diff'] = dict(before=before_text, after=after_text, before_header=path, after_header=path)
         return result
-
-    @staticmethod
-    def _read(path):
-        try:
-            with open(path, encoding='utf-8') as handle:
-                return handle.read()
-        except OSError as error:
-            raise OpsError(f'cannot read the option file {path}: {error.strerror}', path=path) from error
 
     @staticmethod
     def _set_global(db, entries):
@@ -237,25 +231,6 @@ class MariadbVariables(OpsModule):
                 self.warn(f"the server set {entry['name']} to {value}, not {entry['wanted']} (rounded or capped); "
                           'set that value to make later runs report no change')
             entry['after'] = value
-
-    def _write(self, path, text, existed):
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise OpsError(f'the directory of the option file does not exist: {directory}', path=path)
-        result = {}
-        handle, candidate = tempfile.mkstemp(prefix='.mariadb_variables.', suffix='.tmp', dir=directory)
-        try:
-            with os.fdopen(handle, 'w', encoding='utf-8') as out:
-                out.write(text)
-            # mysqld reads its option files as the mysql user, and ignores world-writable ones
-            os.chmod(candidate, 0o644)
-            if existed and self.params['backup']:
-                result['backup_file'] = self.module.backup_local(path)
-            self.module.atomic_move(candidate, path)
-        finally:
-            if os.path.exists(candidate):
-                os.unlink(candidate)
-        return result
 
 
 def main():
