@@ -76,8 +76,8 @@ def plan(requested, nova_python=None, run=subprocess.run):
     for number, item in enumerate(requested, 1):
         try:
             change = _change(item)
-        except OpsError as error:
-            problems.append(f'setting {number}: {error.msg}')
+        except OpsError as error:   # named by its section and option when they are valid
+            problems.append(f'setting {number}: {error.msg}' if error.details.get('unnamed') else error.msg)
             continue
         if (change.group, change.key) in seen:
             problems.append(f'{change.name} is given twice')
@@ -94,8 +94,11 @@ def plan(requested, nova_python=None, run=subprocess.run):
 
 
 def _change(item):
-    group = oslo_ini.group(oslo_ini.check_name('section', item.get('section') or 'DEFAULT'))
-    key = oslo_ini.check_name('option', item.get('option'))
+    try:
+        group = oslo_ini.group(oslo_ini.check_name('section', item.get('section') or 'DEFAULT'))
+        key = oslo_ini.check_name('option', item.get('option'))
+    except OpsError as error:
+        raise OpsError(error.msg, unnamed=True) from error
     value = item.get('value')
     name = f'[{group}] {key}'
     if value is None or isinstance(value, (dict, list)):

@@ -265,13 +265,14 @@ class NovaConf(OpsModule):
         result = dict(
             changed=any(planned['after'] != planned['before'] for planned in files),
             settings=settings,
-            changed_settings=sorted({change.name for change in pending}),
+            changed_settings=list(dict.fromkeys(change.name for change in pending)),   # once each, in order
             services=nova_options.services_of(pending),
             files=[planned['result'] for planned in files])
         if version:
             result['nova_version'] = version
         if not config_dir:
-            result.update(files[0]['result'])
+            result.update(path=files[0]['result']['path'], **({'backup_file': files[0]['result']['backup_file']}
+                                                             if 'backup_file' in files[0]['result'] else {}))
         if self.diff_mode:
             diffs = [dict(before=planned['before'], after=planned['after'], before_header=planned['result']['path'],
                           after_header=planned['result']['path']) for planned in files]

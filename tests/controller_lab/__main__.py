@@ -1,4 +1,4 @@
-"""`python -m tests.controller_lab up|down|status|break|demo`: the podman controller lab (see README)."""
+"""`python -m tests.controller_lab up|down|status|break|demo|...`: the podman controller lab (see README)."""
 import argparse
 import json
 import sys
@@ -11,7 +11,7 @@ from .lab import ControllerLab
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m tests.controller_lab", description=__doc__)
     parser.add_argument("action", choices=("up", "down", "status", "break", "demo", "inventory", "systemd", "kolla",
-                                           "spread"))
+                                           "spread", "reset-config"))
     args = parser.parse_args(argv)
     lab = ControllerLab()
     try:
@@ -27,6 +27,9 @@ def main(argv=None):
         elif args.action == "spread":   # which nova-api served 9 requests from one client through the VIP
             from . import checks  # pylint: disable=import-outside-toplevel
             print(json.dumps(checks.served_by(lab)))
+        elif args.action == "reset-config":   # each controller's nova.conf as the lab wrote it (nothing restarted)
+            for name in lab.hosts:
+                lab.reset_config(name)
         elif args.action == "inventory":   # needs nothing running: ports and paths come from the config
             print(lab.write_inventory())
         elif args.action == "demo":
