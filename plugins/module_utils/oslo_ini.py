@@ -133,7 +133,7 @@ def render(text, values, source='the file'):
         name = (entry.group, entry.key)
         if name in formatted:
             prefix = lines[entry.first][:entry.separator_end].rstrip('\r\n')
-            if prefix.endswith(('=', ':')) and not value_of(lines, entry):
+            if prefix.endswith(('=', ':')) and prefix[:-1].endswith((' ', '\t')):   # `x =`, not `x=`
                 prefix += ' '
             replace[entry.first] = (entry.end, f'{prefix}{formatted[name]}\n')
     missing = {}   # group -> new lines, in the order asked

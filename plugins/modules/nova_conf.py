@@ -17,7 +17,7 @@ description:
     C(shuffle_best_same_weighed_hosts) - nova-scheduler; C(rpc_response_timeout) - every service). Any other option
     is taken as read by every nova service unless its C(services) say otherwise.
   - With O(nova_python), the installed nova itself is asked (its C(oslo.config.opts) entry points, as
-    C(oslo-config-generator) reads them): an option nova does not have fails with the nearest names it has, and each
+    C(oslo-config-generator) reads them). An option nova does not have fails with the nearest names it has, and each
     value is parsed by the option's own type.
   - Only the lines of the options set are rewritten, every occurrence of each (a key set twice in a section keeps
     its last value in oslo.config; an earlier copy would mislead a reader); a missing option is added at the end of
@@ -92,7 +92,7 @@ options:
   create:
     description:
       - Create O(path) (mode 0640) when it does not exist, as for a new kolla-ansible override file. Otherwise a
-        missing file fails the task: a nova.conf that is not there is a wrong path.
+        missing file fails the task (a nova.conf that is not there is a wrong path).
     type: bool
     default: false
   backup:

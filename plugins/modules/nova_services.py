@@ -10,9 +10,9 @@ version_added: 0.1.0
 description:
   - For each nova service in O(units), finds the first of its candidate systemd units that exists on the host and
     reports its state, main process and when that process started (C(systemctl show)).
-  - With O(config), also says for each whether its process started before the file's last change (RV(services.stale)):
-    such a process may run older settings than the file has, for example after a run that wrote the file and was
-    stopped before its restarts.
+  - With O(config), also says for each whether its process started before the file's last change (RV(services)
+    C(stale)). Such a process may run older settings than the file has, for example after a run that wrote the file
+    and was stopped before its restarts.
   - Never changes anything.
 author:
   - openstack_ops.runbooks maintainers (@openstack-ops)
