@@ -101,7 +101,7 @@ def value_of(lines, entry):
 def read(text, source='the file'):
     """{(group, key): value} of the file; a key set twice has its last value."""
     lines = text.splitlines(keepends=True)
-    entries, _ = parse(lines, source)
+    entries = parse(lines, source)[0]
     return {(entry.group, entry.key): value_of(lines, entry) for entry in entries}
 
 

@@ -259,6 +259,7 @@ class HaproxySections(OpsModule):
         return textfile.replace(self.module, path, text, backup=self.params['backup'], check=validate,
                                 prefix='.haproxy_sections.')
 
+
 def main():
     HaproxySections()()
 

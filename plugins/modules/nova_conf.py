@@ -78,7 +78,7 @@ options:
   services_here:
     description:
       - The nova services that run on this host. A setting none of them reads is left out of the file and reported
-        with RV(settings[].skipped=true) (seed 002 - C(block_device_allocate_retries) belongs in the compute nodes'
+        with C(skipped=true) in RV(settings) (seed 002 - C(block_device_allocate_retries) belongs in the compute nodes'
         nova.conf, not the controllers').
       - Left out, every setting is written.
     type: list
@@ -270,9 +270,8 @@ class NovaConf(OpsModule):
             files=[planned['result'] for planned in files])
         if version:
             result['nova_version'] = version
-        if not config_dir:
-            result.update(path=files[0]['result']['path'], **({'backup_file': files[0]['result']['backup_file']}
-                                                             if 'backup_file' in files[0]['result'] else {}))
+        if not config_dir:   # one file: its path and backup at the top, as other file modules return them
+            result.update({key: value for key, value in files[0]['result'].items() if key in ('path', 'backup_file')})
         if self.diff_mode:
             diffs = [dict(before=planned['before'], after=planned['after'], before_header=planned['result']['path'],
                           after_header=planned['result']['path']) for planned in files]
@@ -297,6 +296,7 @@ class NovaConf(OpsModule):
                     for change in changes]
         result = dict(path=path, changed_settings=[change.name for change in pending])
         return dict(before=before, after=after, pending=pending, settings=settings, result=result)
+
 
 def main():
     NovaConf()()

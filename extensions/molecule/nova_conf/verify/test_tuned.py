@@ -63,7 +63,7 @@ def test_the_operators_file_was_backed_up(name):
 def test_settings_no_service_here_reads_were_not_written(name):
     found = values(name)
     assert ("DEFAULT", "block_device_allocate_retries") not in found
-    assert not any(section == "filter_scheduler" for section, _ in found)
+    assert "filter_scheduler" not in {section for section, option in found}
 
 
 def test_written_when_asked_for_and_restarting_nothing():

@@ -31,8 +31,8 @@ rpc_response_timeout = 45
 def test_values_are_read_as_oslo_config_reads_them():
     values = oslo_ini.read(NOVA_CONF)
     assert values[('DEFAULT', 'rpc_response_timeout')] == '45'   # the last one wins
-    assert values[('DEFAULT', 'transport_url')] == ('rabbit://nova:secret@ctl1:5672,\nnova:secret@ctl2:5672/\n'
-                                                     '# an indented comment is part of the value too')
+    assert values[('DEFAULT', 'transport_url')] == (
+        'rabbit://nova:secret@ctl1:5672,\nnova:secret@ctl2:5672/\n# an indented comment is part of the value too')
     assert values[('database', 'max_pool_size')] == '5  # not a comment for oslo.config'
     assert ('DEFAULT', 'block_device_allocate_retries') not in values
 
