@@ -28,6 +28,18 @@ attributes:
     platforms: posix
 '''
 
+    # Modules that take none of the shared login option families, so belong to no action group.
+    NO_ACTION_GROUP = r'''
+options: {}
+attributes:
+  action_group:
+    support: none
+    membership: []
+    details:
+      - It takes none of the shared login option families (it works on a local file or socket, or takes a URL of its
+        own), so no C(module_defaults) group sets its options.
+'''
+
     # Use together with DOCUMENTATION for read-only modules.
     INFO_MODULE = r'''
 options: {}

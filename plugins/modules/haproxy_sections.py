@@ -72,12 +72,8 @@ options:
     default: true
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
 attributes:
-  action_group:
-    support: none
-    membership: []
-    details:
-      - It edits a local file, with no login options.
   check_mode:
     support: full
     details:

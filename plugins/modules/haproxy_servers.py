@@ -48,12 +48,8 @@ options:
     default: 10
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
 attributes:
-  action_group:
-    support: none
-    membership: []
-    details:
-      - It talks to a local socket, not to a service with login options.
   check_mode:
     support: full
     details:

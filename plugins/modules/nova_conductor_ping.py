@@ -61,14 +61,9 @@ options:
     default: 0
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
   - openstack_ops.runbooks.attributes.INFO_MODULE
   - openstack_ops.runbooks.attributes.PLATFORM
-attributes:
-  action_group:
-    support: none
-    membership: []
-    details:
-      - It takes a transport URL rather than one of the shared login option families.
 seealso:
   - name: oslo.messaging rpc_ping_enabled
     description: The option that makes every RPC server answer C(oslo_rpc_server_ping).

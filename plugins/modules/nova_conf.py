@@ -102,12 +102,8 @@ options:
     default: true
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
 attributes:
-  action_group:
-    support: none
-    membership: []
-    details:
-      - It edits a local file and takes none of the shared login option families.
   check_mode:
     support: full
     details:

@@ -28,14 +28,9 @@ options:
     type: path
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
   - openstack_ops.runbooks.attributes.INFO_MODULE
   - openstack_ops.runbooks.attributes.PLATFORM
-attributes:
-  action_group:
-    support: none
-    membership: []
-    details:
-      - It reads systemd on the host and takes none of the shared login option families.
 '''
 
 EXAMPLES = r'''
