@@ -75,8 +75,8 @@ def test_check_mode_shows_the_globals_line_and_changes_no_file(tmp_path):
     assert snapshot(root) == before   # nothing written, no backup
     override = task(report, f"Set haproxy_defaults_balance in {root / 'globals.yml'}")
     assert override["changed"] is True
-    assert override["diff"][0]["after"] == GLOBALS.replace('#haproxy_defaults_balance: "roundrobin"',
-                                                          'haproxy_defaults_balance: "roundrobin"')
+    assert override["diff"][0]["after"] == GLOBALS.replace(
+        '#haproxy_defaults_balance: "roundrobin"', 'haproxy_defaults_balance: "roundrobin"')
     assert summary(report)[1] == f'planned: haproxy_defaults_balance: "roundrobin" in {root / "globals.yml"}'
 
 
