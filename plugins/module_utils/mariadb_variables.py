@@ -25,7 +25,7 @@ LOGIN_ARGUMENT_SPEC['login_unix_socket']['default'] = None
 
 INTEGER_TYPES = ('INT', 'INT UNSIGNED', 'BIGINT', 'BIGINT UNSIGNED')
 FLOAT_TYPES = ('DOUBLE',)
-_NAME = re.compile(r'^[a-z][a-z0-9_]{0,63}$')
+NAME = re.compile(r'^[a-z][a-z0-9_]{0,63}$')
 # A size as option files and the command line take it: 64M, 1G (MariaDB's multipliers are powers of 1024).
 _SIZE = re.compile(r'^\s*(-?\d+)\s*([kmgtpe]?)\s*$', re.IGNORECASE)
 _MULTIPLIERS = dict(zip('kmgtpe', (1024 ** power for power in range(1, 7))))
@@ -88,7 +88,7 @@ def check_requested(requested, known):
             problems.append(f'{raw_name} and {seen[name]} are the same variable')
             continue
         seen[name] = raw_name
-        if not _NAME.match(name):
+        if not NAME.match(name):
             problems.append(f'{raw_name!r} is not a variable name')
         elif name in UNSUPPORTED:
             problems.append(f'{name} is not supported: {UNSUPPORTED[name]}')

@@ -42,6 +42,8 @@ def replace(module, path, text, backup=True, mode=0o644, check=None, prefix='.op
         if existed and backup:
             result['backup_file'] = module.backup_local(path)
         module.atomic_move(candidate, path)
+        if not existed:   # atomic_move gives a new file the umask's mode, not the candidate's
+            os.chmod(path, mode)
     finally:
         if os.path.exists(candidate):
             os.unlink(candidate)

@@ -14,9 +14,9 @@ description:
     problem, and nothing is changed.
   - Dynamic variables whose global value differs are set with C(SET GLOBAL), which takes effect at once for new
     sessions. On a Galera cluster C(SET GLOBAL) is not replicated; run the module on every node.
-  - Every variable is then written to O(option_file), in section O(section). Only the lines of the variables set are
-    rewritten (a trailing comment kept) or added at the end of the section; comments and other lines stay. The previous
-    file is backed up next to it and the new one replaces it atomically.
+  - Every variable is then written to O(option_file), in section O(section), unless O(persist=false). Only the lines
+    of the variables set are rewritten (a trailing comment kept) or added at the end of the section; comments and
+    other lines stay. The previous file is backed up next to it and the new one replaces it atomically.
   - Read-only variables cannot change while the server runs. They are written to the file, and RV(restart_required)
     tells the caller that the server still runs another value. The module never restarts the server; the
     galera_tuning role restarts Galera nodes one at a time.
@@ -46,6 +46,14 @@ options:
   runtime:
     description:
       - Set dynamic variables at runtime with C(SET GLOBAL). V(false) only writes the option file.
+    type: bool
+    default: true
+  persist:
+    description:
+      - Write the variables to O(option_file). V(false) only sets them at runtime, for a server whose configuration
+        another tool renders (kolla-ansible's C(galera.cnf), where the override goes to the deploy host with
+        M(openstack_ops.runbooks.mariadb_option_file)); RV(restart_required) still tells the read-only variables
+        that differ.
     type: bool
     default: true
   backup:
@@ -132,7 +140,7 @@ restart_variables:
   elements: str
   sample: [innodb_log_buffer_size]
 option_file:
-  description: The option file written.
+  description: The option file written, or null with O(persist=false).
   returned: always
   type: str
   sample: /etc/mysql/mariadb.conf.d/99-openstack-ops.cnf
@@ -161,6 +169,7 @@ class MariadbVariables(OpsModule):
         option_file=dict(type='path', default='/etc/mysql/mariadb.conf.d/99-openstack-ops.cnf'),
         section=dict(type='str', default='mysqld'),
         runtime=dict(type='bool', default=True),
+        persist=dict(type='bool', default=True),
         backup=dict(type='bool', default=True),
         **mv.LOGIN_ARGUMENT_SPEC,
     )
@@ -171,20 +180,25 @@ class MariadbVariables(OpsModule):
             raise OpsError('the PyMySQL library is needed on the host running this module (python3-pymysql)')
         if not self.params['variables']:
             raise OpsError('variables is empty: nothing to set')
-        path = self.params['option_file']
-        existed = os.path.exists(path)
-        before_text = textfile.read(path, 'the option file') if existed else ''
+        if not (self.params['runtime'] or self.params['persist']):
+            raise OpsError('runtime and persist are both false: nothing would be set')
+        path = self.params['option_file'] if self.params['persist'] else None
+        before_text = textfile.read(path, 'the option file') if path and os.path.exists(path) else ''
         db = mv.connect(self.params)
         try:
             names = [mv.normalize_name(name) for name in self.params['variables']]
             known = mv.read_variables(db, names)
             wanted = mv.check_requested(self.params['variables'], known)
             entries = mv.plan(wanted, known, mv.read_file_values(before_text, self.params['section'].lower()))
+            if not path:
+                for entry in entries:
+                    entry['file_change'] = False
             if not self.params['runtime']:
                 for entry in entries:
                     entry['restart_required'] = entry['restart_required'] or entry['runtime_change']
                     entry['runtime_change'] = False
-            after_text = mv.render(before_text, wanted, self.params['section'].lower(), header=FILE_HEADER)
+            after_text = (mv.render(before_text, wanted, self.params['section'].lower(), header=FILE_HEADER) if path
+                          else before_text)
             result = dict(option_file=path)
             if not self.check_mode:
                 self._set_global(db, entries)
@@ -201,7 +215,7 @@ class MariadbVariables(OpsModule):
         restart = [entry['name'] for entry in entries if entry['restart_required']]
         result.update(changed=bool(changed) or after_text != before_text, variables=entries,
                       changed_variables=changed, restart_required=bool(restart), restart_variables=restart)
-        if self.diff_mode:
+        if self.diff_mode and path:
             result['diff'] = dict(before=before_text, after=after_text, before_header=path, after_header=path)
         return result
 

@@ -97,6 +97,7 @@ def test_kolla_overrides_per_service_and_a_second_run_changes_nothing(tmp_path):
     assert (tmp_path / "nova" / "nova-super-conductor.conf").exists()
     assert not (tmp_path / "nova" / "nova-compute.conf").read_text().count("max_pool_size")
     assert len(done["diff"]) == len(done["files"]) == 10   # nova.conf and 9 service files
+    assert {oct(path.stat().st_mode & 0o777) for path in tmp_path.rglob("*.conf")} == {"0o640"}   # new: 0640
     assert run_module("nova_conf", dict(kolla_config_dir=str(tmp_path), settings=settings))["changed"] is False
 
 

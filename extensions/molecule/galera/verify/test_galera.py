@@ -1,7 +1,8 @@
 """After converge and side_effect: the values run on every node and survived the rolling restart, the option file
-kept the operator's comments and was backed up, the cluster stayed Primary and Synced throughout, and each bad
-input failed naming its problem."""
+kept the operator's comments and was backed up, the cluster stayed Primary and Synced throughout, each bad input
+failed naming its problem, and kolla mode wrote only the deploy host's override and the runtime values."""
 import json
+import re
 
 import pytest
 import testinfra
@@ -101,3 +102,41 @@ def test_the_inconsistent_stack_fails_naming_the_three_numbers():
             "< MariaDB wait_timeout 28800 < haproxy timeout 5400 (timeout server 90m of mariadb)") in output
     # it failed in the preflight: no task after it ran
     assert "Set the variables at runtime" not in output
+
+
+def kolla_log(run):
+    return LAB.cfg.path("galera", f"kolla-{run}.log").read_text()
+
+
+def test_kolla_mode_writes_the_override_next_to_the_operators_lines_with_a_backup():
+    directory = LAB.cfg.path("galera", "kolla-config")
+    text = (directory / "galera.cnf").read_text()
+    assert text.startswith("# The operator's overrides, merged by kolla-ansible into each node's galera.cnf\n"
+                           "[mysqld]\ninnodb_buffer_pool_size = 1G   # sized for the controllers\n"
+                           "wait_timeout = 5000\n")
+    for line in ("innodb_flush_log_at_trx_commit = 2", "max_connections = 4096", "thread_cache_size = 64",
+                 f"innodb_log_buffer_size = {16 * 1024 * 1024}"):
+        assert f"\n{line}\n" in text
+    backups = [path for path in directory.iterdir() if path.name.endswith("~")]
+    assert len(backups) == 1 and "wait_timeout = 28800\n" in backups[0].read_text()
+
+
+def test_kolla_dry_run_shows_the_override_diff_and_sets_nothing():
+    check, run = kolla_log("check"), kolla_log("run")
+    assert "-wait_timeout = 28800" in check and "+wait_timeout = 5000" in check and "+thread_cache_size = 64" in check
+    # what the dry run planned, the real run did: the dry run had written and set none of it
+    assert "planned: thread_cache_size" in check and "changed: thread_cache_size" in run
+    assert "galera.cnf: innodb_flush_log_at_trx_commit, wait_timeout," in run
+
+
+def test_kolla_run_restarts_nothing_and_names_the_reconfigure():
+    run = kolla_log("run")
+    assert "next: kolla-ansible reconfigure -i <your inventory> -t mariadb" in run
+    assert "innodb_log_buffer_size run only after it" in run
+    assert "Restart MariaDB" not in run
+
+
+def test_kolla_second_run_changes_nothing():
+    recap = re.findall(r"^(gal\d)\s*: ok=\d+\s+changed=(\d+)\s", kolla_log("again"), re.MULTILINE)
+    assert sorted(recap) == [("gal1", "0"), ("gal2", "0"), ("gal3", "0")]
+    assert "nothing to reconfigure" not in kolla_log("again")   # the restart-only value still waits for it
