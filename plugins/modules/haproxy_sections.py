@@ -65,21 +65,15 @@ options:
         replaced, not in check mode.
     type: str
     default: haproxy -c -f %s
-  backup:
-    description:
-      - Keep a copy of the live file (timestamped, next to it) before it is replaced.
-    type: bool
-    default: true
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
+  - openstack_ops.runbooks.files
 attributes:
   check_mode:
     support: full
     details:
       - Reports the planned changes and the diff; the candidate is not validated.
-  diff_mode:
-    support: full
   platform:
     description: Target OS/families that can be operated against.
     support: full

@@ -95,23 +95,15 @@ options:
         missing file fails the task (a nova.conf that is not there is a wrong path).
     type: bool
     default: false
-  backup:
-    description:
-      - Keep a copy of the previous file (timestamped, next to it) before it is replaced.
-    type: bool
-    default: true
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
+  - openstack_ops.runbooks.files
 attributes:
   check_mode:
     support: full
     details:
       - Checks every setting and reports what would change and the file's diff; nothing is written.
-  diff_mode:
-    support: full
-    details:
-      - The file before and after.
   platform:
     description: Target OS/families that can be operated against.
     support: full
