@@ -114,8 +114,9 @@ class MariadbOptionFile(OpsModule):
     def run(self):
         path, section = self.params['path'], self.params['section'].lower()
         wanted = self._wanted(self.params['options'])
-        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise OpsError(f'the directory of {path} does not exist; nothing was written', path=path)
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise OpsError(f'{directory} does not exist (the directory of {path}); nothing was written', path=path)
         before_text = textfile.read(path, 'the option file') if os.path.exists(path) else ''
         current = mv.read_file_values(before_text, section)
         after_text = mv.render(before_text, wanted, section)

@@ -121,6 +121,13 @@ def test_kolla_mode_writes_the_override_next_to_the_operators_lines_with_a_backu
     assert len(backups) == 1 and "wait_timeout = 28800\n" in backups[0].read_text()
 
 
+def test_kolla_mode_without_the_config_directory_fails_before_any_change():
+    output = kolla_log("bad")
+    assert "no-such-dir does not exist (the directory of " in output
+    assert "Set the variables at runtime" not in output   # failed in the preflight
+    # and set nothing: the dry run below still plans thread_cache_size, which this run asked for too
+
+
 def test_kolla_dry_run_shows_the_override_diff_and_sets_nothing():
     check, run = kolla_log("check"), kolla_log("run")
     assert "-wait_timeout = 28800" in check and "+wait_timeout = 5000" in check and "+thread_cache_size = 64" in check
