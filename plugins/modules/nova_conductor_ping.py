@@ -178,6 +178,7 @@ class NovaConductorPing(OpsModule):
         conf([], project='openstack_ops-conductor-ping')
         url = self._parse_url(conf)
         transport = oslo_messaging.get_rpc_transport(conf, url=self.params['transport_url'])
+        self._broker = None   # the kombu connection that counts the queue's consumers
         try:
             client = oslo_messaging.get_rpc_client(
                 transport, oslo_messaging.Target(**target), timeout=self.params['timeout'], retry=2)
@@ -203,6 +204,7 @@ class NovaConductorPing(OpsModule):
                     break
                 time.sleep(min(POLL_SECONDS, left))
         finally:
+            self._release_broker()
             transport.cleanup()
         result['elapsed'] = round(time.monotonic() - started, 3)
         return result
@@ -217,7 +219,16 @@ class NovaConductorPing(OpsModule):
         return url
 
     def _consumers(self, url, queue):
-        """The queue's consumer count, from the broker itself (a passive declare); 0 when the queue does not exist."""
+        """The queue's consumer count, from the broker itself (a passive declare); 0 when the queue does not exist.
+
+        One connection serves every count of a wait: a new one each half second would churn a broker that may be
+        the very thing in trouble. Each count takes a channel of its own, since a 404 closes the one it came on.
+        """
+        if self._broker is not None:
+            try:
+                return self._count(self._broker, queue)
+            except self._broker.connection_errors:
+                self._release_broker()   # lost: connect again below, to whichever broker answers
         ssl = url.query.get('ssl', '').lower() in ('1', 'true', 'yes')
         errors = []
         for host in url.hosts:   # the first broker that answers, as oslo.messaging fails over
@@ -225,16 +236,29 @@ class NovaConductorPing(OpsModule):
                                           password=host.password, virtual_host=url.virtual_host or '/', ssl=ssl,
                                           connect_timeout=self.params['timeout'])
             try:
-                channel = connection.channel()
-                try:
-                    return channel.queue_declare(queue=queue, passive=True).consumer_count
-                except connection.channel_errors:   # 404: no such queue
-                    return 0
+                count = self._count(connection, queue)
             except connection.connection_errors as error:
                 errors.append(f'{host.hostname}:{host.port}: {error}')
-            finally:
                 connection.release()
+                continue
+            self._broker = connection
+            return count
         raise BackendUnavailable(f"Could not reach the broker to count the consumers of {queue}: {'; '.join(errors)}")
+
+    @staticmethod
+    def _count(connection, queue):
+        channel = connection.channel()
+        try:
+            return channel.queue_declare(queue=queue, passive=True).consumer_count
+        except connection.channel_errors:   # 404: no such queue
+            return 0
+        finally:
+            channel.close()   # a no-op for the channel a 404 closed
+
+    def _release_broker(self):
+        if self._broker is not None:
+            self._broker.release()
+            self._broker = None
 
 
 def main():

@@ -2,6 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import types
+
 import oslo_messaging
 import pytest
 
@@ -28,6 +30,7 @@ class FakeClient:
 
 
 REAL_TRANSPORT = oslo_messaging.get_rpc_transport
+REAL_CONSUMERS = nova_conductor_ping.NovaConductorPing._consumers
 
 
 @pytest.fixture
@@ -172,3 +175,81 @@ def test_a_negative_wait_is_refused(run_module, rpc):
 
     assert rc == 1
     assert 'wait must be 0 or more seconds, not -1' in result['msg']
+
+
+class FakeBroker:
+    """kombu's stand-in: each count takes the next outcome - a consumer count, 'missing' (a 404) or 'lost'."""
+
+    channel_errors = (LookupError,)
+    connection_errors = (ConnectionError,)
+
+    def __init__(self, outcomes):
+        self.outcomes = list(outcomes)
+        self.connections = []
+
+    def Connection(self, **kwargs):   # noqa: N802 - kombu's name
+        connection = types.SimpleNamespace(hostname=kwargs['hostname'], channels=[], released=False,
+                                           channel_errors=self.channel_errors,
+                                           connection_errors=self.connection_errors)
+        connection.channel = lambda: self._channel(connection)
+        connection.release = lambda: setattr(connection, 'released', True)
+        self.connections.append(connection)
+        return connection
+
+    def _channel(self, connection):
+        outcome = self.outcomes.pop(0)
+        channel = types.SimpleNamespace(closed=False)
+
+        def queue_declare(queue, passive):
+            if outcome == 'lost':
+                raise ConnectionError('Connection reset by peer')
+            if outcome == 'missing':
+                raise LookupError(f"NOT_FOUND - no queue '{queue}'")
+            return types.SimpleNamespace(consumer_count=outcome)
+
+        channel.queue_declare = queue_declare
+        channel.close = lambda: setattr(channel, 'closed', True)
+        connection.channels.append(channel)
+        return channel
+
+
+@pytest.fixture
+def broker(monkeypatch, rpc):
+    """use(outcomes): the real consumer count over a FakeBroker instead of kombu."""
+    monkeypatch.setattr(nova_conductor_ping.NovaConductorPing, '_consumers', REAL_CONSUMERS)
+
+    def use(outcomes):
+        fake = FakeBroker(outcomes)
+        monkeypatch.setattr(nova_conductor_ping, 'kombu', fake)
+        return fake
+    return use
+
+
+def test_a_wait_counts_on_one_connection_with_a_channel_per_count(run_module, rpc, broker):
+    rpc('pong')
+    fake = broker(['missing', 0, 1])
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, wait=30))
+
+    assert rc == 0 and result['answered'] is True and result['consumers'] == 1
+    assert len(fake.connections) == 1 and fake.connections[0].released   # released when the module ends
+    assert len(fake.connections[0].channels) == 3 and all(channel.closed for channel in fake.connections[0].channels)
+
+
+def test_a_lost_connection_is_replaced_at_the_next_count(run_module, rpc, broker):
+    rpc('pong')
+    fake = broker([0, 'lost', 1])
+    rc, result = run_module(nova_conductor_ping.main, dict(ARGS, wait=30))
+
+    assert rc == 0 and result['answered'] is True
+    assert [len(connection.channels) for connection in fake.connections] == [2, 1]
+    assert all(connection.released for connection in fake.connections)
+
+
+def test_no_broker_reachable_fails_naming_each(run_module, rpc, broker):
+    rpc('pong')
+    broker(['lost'])
+    rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+    assert rc == 1
+    assert result['msg'] == ('Could not reach the broker to count the consumers of conductor.ctl2: '
+                             'rabbit.example:5672: Connection reset by peer')
