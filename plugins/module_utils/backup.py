@@ -10,10 +10,11 @@ directory named like a backup id is always whole.
 
 A destructive module calls, before its first write::
 
-    manifest = backup.guard(self.params, ['nova_api'], check_mode=self.check_mode)
+    manifest = backup.guard(self.nova_db.api, ['nova_api'], self.params, check_mode=self.check_mode)
 
-with ``GUARD_ARGUMENT_SPEC`` merged into its argument_spec and the nova_db login
-options (``option_families = ('nova_db',)``) telling where the databases are.
+with ``GUARD_ARGUMENT_SPEC`` merged into its argument_spec. The first argument is the
+module's own connection to the server (a ``mariadb.Database``): the backup reads the
+server through it and logs its dump tool in with the same login.
 ``guard`` returns the manifest of the backup relied on and raises UnsafeToProceed
 when there is none; ``require_fresh_backup`` and ``take_backup`` are the two halves.
 """
@@ -28,7 +29,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
 
 DEFAULT_MAX_AGE = 1800
@@ -45,7 +46,7 @@ _NAME = re.compile(r'^[A-Za-z0-9_$-]{1,64}$')
 _CHARSET = re.compile(r'^[A-Za-z0-9_]{1,64}$')
 _CHUNK = 1024 * 1024
 
-# Options of a module that calls guard(); the nova_db option family says where the databases are.
+# Options of a module that calls guard().
 GUARD_ARGUMENT_SPEC = dict(
     backup_dir=dict(type='path', default='/var/backups/openstack_ops'),
     backup_max_age=dict(type='int', default=DEFAULT_MAX_AGE),
@@ -55,8 +56,10 @@ GUARD_ARGUMENT_SPEC = dict(
 
 # ---------------------------------------------------------------- the guard
 
-def guard(params, databases, check_mode=False, now=None):
+def guard(server, databases, params, check_mode=False, now=None):
     """The backup a destructive action may rely on, taken first when ``take_backup`` is set.
+
+    ``server`` is the module's connection to the server of ``databases``; ``params`` holds GUARD_ARGUMENT_SPEC's options.
 
     In check mode no backup is taken; a fresh one is still required unless
     take_backup is set, so a check run reports a missing backup as the real run would.
@@ -65,7 +68,7 @@ def guard(params, databases, check_mode=False, now=None):
         if check_mode:
             return dict(id=None, databases=list(databases), check_mode=True,
                         msg='check mode: a backup would be taken first; nothing was dumped')
-        return take_backup(params['backup_dir'], databases, params, now=now)
+        return take_backup(params['backup_dir'], databases, server, now=now)
     return require_fresh_backup(params['backup_dir'], databases,
                                 max_age_seconds=params.get('backup_max_age', DEFAULT_MAX_AGE), now=now)
 
@@ -172,34 +175,34 @@ def backup_age(manifest, now=None):
 
 # ---------------------------------------------------------------- taking a backup
 
-def take_backup(backup_dir, databases, login, now=None, dump_tool=None):
+def take_backup(backup_dir, databases, server, now=None, dump_tool=None):
     """Dump each database into a new verified backup under backup_dir and return its manifest.
 
-    login holds the nova_db login options (login_host, login_user, ...); unset
-    ones take their defaults. Nothing is left behind on failure.
+    ``server`` is a connected mariadb.Database; the dump tool logs in with its login.
+    Nothing is left behind on failure.
     """
     databases = _names(databases)
-    login = login_options(login)
     dump_tool = dump_tool or find_tool(('mariadb-dump', 'mysqldump'))
     moment = _now(now)
-    server = inspect_server(login, databases)
+    login = server.login
+    found = inspect_server(server, databases)
     _prepare_dir(backup_dir)
-    backup_id = new_backup_id(backup_dir, server['hostname'], moment)
+    backup_id = new_backup_id(backup_dir, found['hostname'], moment)
     partial = os.path.join(backup_dir, f'.{backup_id}{PARTIAL}')
     try:
         os.mkdir(partial, 0o700)
         files = []
-        with option_file(login) as defaults:
+        with mariadb.option_file(login) as defaults:
             for database in databases:
                 files.append(_dump(dump_tool, defaults, database, partial))
         manifest = dict(
             id=backup_id,
             created_at=format_time(moment),
-            server=dict(host=server['host'], port=server['port'], version=server['version'],
-                        hostname=server['hostname']),
+            server=dict(host=found['host'], port=found['port'], version=found['version'],
+                        hostname=found['hostname']),
             databases=databases,
             files=files,
-            charsets={name: server['charsets'][name] for name in databases},
+            charsets={name: found['charsets'][name] for name in databases},
             tool=tool_version(dump_tool),
             complete=True,
         )
@@ -215,23 +218,22 @@ def take_backup(backup_dir, databases, login, now=None, dump_tool=None):
     return manifest
 
 
-def inspect_server(login, databases):
-    """The server's address, version and hostname, each database's charset and data size; unknown ones fail here."""
-    database = connect_server(login)
-    try:
-        row = database.query('SELECT VERSION() AS version, @@hostname AS hostname')[0]
-        schemata = {item['name']: item for item in database.query(
-            'SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS charset, '
-            'DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA')}
-        sizes = {item['name']: int(item['size']) for item in database.query(
-            'SELECT TABLE_SCHEMA AS name, CAST(COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS UNSIGNED) AS size '
-            'FROM information_schema.TABLES GROUP BY TABLE_SCHEMA')}
-    finally:
-        database.close()
+def inspect_server(server, databases):
+    """The server's address, version and hostname, each database's charset and data size; unknown ones fail here.
+
+    ``server`` is a connected mariadb.Database.
+    """
+    row = server.query('SELECT VERSION() AS version, @@hostname AS hostname')[0]
+    schemata = {item['name']: item for item in server.query(
+        'SELECT SCHEMA_NAME AS name, DEFAULT_CHARACTER_SET_NAME AS charset, '
+        'DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA')}
+    sizes = {item['name']: int(item['size']) for item in server.query(
+        'SELECT TABLE_SCHEMA AS name, CAST(COALESCE(SUM(DATA_LENGTH + INDEX_LENGTH), 0) AS UNSIGNED) AS size '
+        'FROM information_schema.TABLES GROUP BY TABLE_SCHEMA')}
     missing = [name for name in databases if name not in schemata]
-    where = login['login_unix_socket'] or f"{login['login_host']}:{login['login_port']}"
+    login = server.login
     if missing:
-        raise OpsError(f"Unknown database {', '.join(missing)} on {where}; it has "
+        raise OpsError(f"Unknown database {', '.join(missing)} on {server.where}; it has "
                        f"{', '.join(sorted(name for name in schemata if not _is_system(name)))}; nothing was dumped",
                        missing=missing)
     return dict(host=login['login_unix_socket'] or login['login_host'], port=login['login_port'],
@@ -239,15 +241,6 @@ def inspect_server(login, databases):
                 charsets={name: dict(charset=item['charset'], collation=item['collation'])
                           for name, item in schemata.items()},
                 sizes={name: sizes.get(name, 0) for name in databases})
-
-
-def connect_server(login, database=None):
-    """A nova_db.Database on the server of the login options, in database (or none)."""
-    kwargs = nova_db.login_kwargs(login_options(login))
-    kwargs.pop('database')
-    if database:
-        kwargs['database'] = database
-    return nova_db.Database.open(kwargs)
 
 
 def _dump(dump_tool, defaults, database, directory):
@@ -290,13 +283,13 @@ def check_dump(path):
 
 # ---------------------------------------------------------------- restoring
 
-def restore_database(backup_dir, manifest, database, target, login, client_tool=None):
+def restore_database(backup_dir, manifest, database, target, server, client_tool=None):
     """Replace database target with the dump of database in the backup: drop, create, load.
 
-    The caller verifies the backup and takes a backup of the target first.
+    The client tool logs in with the login of ``server`` (a mariadb.Database). The caller
+    verifies the backup and takes a backup of the target first.
     """
     check_name(target)
-    login = login_options(login)
     client_tool = client_tool or find_tool(('mariadb', 'mysql'))
     entry = next(item for item in manifest['files'] if item['database'] == database)
     charset = manifest.get('charsets', {}).get(database) or {}
@@ -305,7 +298,7 @@ def restore_database(backup_dir, manifest, database, target, login, client_tool=
         if not all(_CHARSET.match(str(charset.get(key))) for key in ('charset', 'collation')):
             raise OpsError(f"The manifest of {manifest['id']} names an invalid character set for {database}: {charset}")
         create += f" CHARACTER SET {charset['charset']} COLLATE {charset['collation']}"
-    with option_file(login) as defaults:
+    with mariadb.option_file(server.login) as defaults:
         _run_sql(client_tool, defaults, None, f'DROP DATABASE IF EXISTS `{target}`; {create};'.encode())
         with gzip.open(os.path.join(backup_dir, manifest['id'], entry['path']), 'rb') as dump:
             _run_sql(client_tool, defaults, target, dump)
@@ -335,7 +328,7 @@ def _run_sql(client_tool, defaults, database, sql):
 
 
 def table_checksums(database):
-    """{table: CHECKSUM TABLE value} for an open nova_db.Database whose current schema is the one to sum."""
+    """{table: CHECKSUM TABLE value} for an open mariadb.Database whose current schema is the one to sum."""
     tables = [next(iter(row.values())) for row in database.query('SHOW FULL TABLES WHERE Table_type = %s',
                                                                  ('BASE TABLE',))]
     if not tables:
@@ -376,54 +369,6 @@ def remove_backup(backup_dir, backup_id):
 
 
 # ---------------------------------------------------------------- helpers
-
-def login_options(login):
-    """The nova_db login options, with defaults for the unset ones."""
-    options = {name: spec.get('default') for name, spec in nova_db.ARGUMENT_SPEC.items()}
-    options.update({name: value for name, value in login.items() if name in options and value is not None})
-    if options['config_file']:
-        options['config_file'] = os.path.expanduser(options['config_file'])
-    return options
-
-
-class option_file:
-    """A private MySQL option file with the login, so no password appears in a process list.
-
-    It includes config_file first, and the explicit options then take precedence over it.
-    """
-
-    def __init__(self, login):
-        self.login = login
-        self.path = None
-
-    def __enter__(self):
-        login = self.login
-        lines = []
-        if login['config_file'] and os.path.exists(login['config_file']):
-            lines.append(f"!include {login['config_file']}")
-        lines.append('[client]')
-        values = dict(user=login['login_user'], password=login['login_password'],
-                      ssl_ca=login['ca_cert'], ssl_cert=login['client_cert'], ssl_key=login['client_key'])
-        if login['login_unix_socket']:
-            values.update(socket=login['login_unix_socket'], protocol='socket')
-        else:
-            values.update(host=login['login_host'], port=login['login_port'], protocol='tcp')
-        for name, value in values.items():
-            if value is not None:
-                lines.append(f'{name.replace("_", "-")}={_quote(value)}')
-        handle, self.path = tempfile.mkstemp(prefix='ops-backup-', suffix='.cnf')
-        with os.fdopen(handle, 'w', encoding='utf-8') as stream:
-            stream.write('\n'.join(lines) + '\n')
-        return self.path
-
-    def __exit__(self, *exc):
-        os.unlink(self.path)
-
-
-def _quote(value):
-    text = str(value)
-    return '"' + text.replace('\\', '\\\\').replace('"', '\\"') + '"'
-
 
 def find_tool(names):
     for name in names:

@@ -34,6 +34,7 @@ _PACKAGE = __name__.rpartition('.')[0]
 # ERROR_LABEL and connect(params). Only the backend module imports its library.
 FAMILY_MODULES = {
     'openstack': 'placement',
+    'mariadb': 'mariadb',
     'nova_db': 'nova_db',
     'rabbitmq': 'rabbitmq',
 }
@@ -48,6 +49,8 @@ def load_family(name):
     # pylint: disable=import-outside-toplevel
     if name == 'openstack':
         from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement as backend
+    elif name == 'mariadb':
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb as backend
     elif name == 'nova_db':
         from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db as backend
     elif name == 'rabbitmq':
@@ -69,7 +72,8 @@ def handled_errors():
     only its backend module imports it, so families not yet imported need not
     be (and are not) imported here.
     """
-    return (OpsError,) + tuple(error for backend in loaded_families().values() for error in backend.ERRORS)
+    errors = (error for backend in loaded_families().values() for error in backend.ERRORS)
+    return (OpsError,) + tuple(dict.fromkeys(errors))   # mariadb and nova_db share PyMySQL's
 
 
 def __getattr__(name):
@@ -107,8 +111,13 @@ class OpsModule:
     module_kwargs = {}
     option_families = ()
     nested_families = ()
+    # Libraries the module imports itself, beside its families' ones: ((name, import traceback or None), ...).
+    required_libraries = ()
+    # The smallest value each numeric option takes ({'timeout': 1}); a smaller one fails before run().
+    option_minimums = {}
 
     placement = _Connection('openstack')
+    mariadb = _Connection('mariadb')
     nova_db = _Connection('nova_db')
     rabbitmq = _Connection('rabbitmq')
 
@@ -119,11 +128,15 @@ class OpsModule:
         self.diff_mode = self.module._diff
         self.warn = self.module.warn
         self._connections = {}
-        for name in self.option_families + self.nested_families:
-            backend = load_family(name)
-            if backend.IMPORT_ERROR:
-                self.module.fail_json(msg=missing_required_lib(backend.REQUIRED_LIBRARY),
-                                      exception=backend.IMPORT_ERROR)
+        self._clients = []
+        libraries = [(load_family(name).REQUIRED_LIBRARY, load_family(name).IMPORT_ERROR)
+                     for name in self.option_families + self.nested_families]
+        for library, import_error in libraries + list(self.required_libraries):
+            if import_error:
+                self.module.fail_json(msg=missing_required_lib(library), exception=import_error)
+        for name, minimum in self.option_minimums.items():
+            if self.params[name] is not None and self.params[name] < minimum:
+                self.module.fail_json(msg=f'{name} must be at least {minimum}, not {self.params[name]}')
 
     @classmethod
     def full_argument_spec(cls):
@@ -177,7 +190,23 @@ class OpsModule:
             self._connections[name] = load_family(name).connect(params)
         return self._connections[name]
 
+    def closing(self, client, close=None):
+        """Register ``client`` to be closed when run() ends, whatever the outcome, and return it.
+
+        ``close`` is the call that closes it, ``client.close`` unless given (``connection.release`` for kombu).
+        """
+        self._clients.append(close or client.close)
+        return client
+
+    def close_connection(self, name):
+        """Close the family's connection now; the next use of it connects again (a poll after a lost server)."""
+        connection = self._connections.pop(name, None)
+        if connection is not None:
+            connection.close()
+
     def _close_connections(self):
+        while self._clients:
+            self._clients.pop()()
         while self._connections:
             self._connections.popitem()[1].close()
 

@@ -12,16 +12,10 @@ The option file is edited line by line: only the lines of the variables set are 
 kept), missing ones are added at the end of the section, every other line stays as it was.
 """
 
-import copy
 import re
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-
-# The login options of community.mysql (nova_db's family without its database name): a server, not a database.
-LOGIN_ARGUMENT_SPEC = {name: copy.deepcopy(option) for name, option in nova_db.ARGUMENT_SPEC.items()
-                       if name != 'login_db'}
-LOGIN_ARGUMENT_SPEC['login_unix_socket']['default'] = None
 
 INTEGER_TYPES = ('INT', 'INT UNSIGNED', 'BIGINT', 'BIGINT UNSIGNED')
 FLOAT_TYPES = ('DOUBLE',)
@@ -34,13 +28,6 @@ UNSUPPORTED = {
     'wsrep_provider_options': 'its parts differ (gcache.size needs a restart, others do not); set it in the '
                               'option file by hand and restart the nodes one at a time',
 }
-
-
-def connect(params):
-    """A nova_db.Database on the server of the login options, with no default database."""
-    kwargs = nova_db.login_kwargs(dict(params, login_db=None))
-    kwargs.pop('database', None)
-    return nova_db.Database.open(kwargs)
 
 
 def normalize_name(name):
@@ -59,7 +46,7 @@ def read_variables(db, names):
             'SELECT VARIABLE_NAME, VARIABLE_SCOPE, VARIABLE_TYPE, NUMERIC_MIN_VALUE, NUMERIC_MAX_VALUE, '
             'ENUM_VALUE_LIST, READ_ONLY, GLOBAL_VALUE FROM information_schema.SYSTEM_VARIABLES '
             f'WHERE VARIABLE_NAME IN ({placeholders})', [name.upper() for name in names])
-    except nova_db.ERRORS as error:
+    except mariadb.ERRORS as error:
         raise OpsError(f'cannot read information_schema.SYSTEM_VARIABLES ({error}); this module needs MariaDB '
                        '10.1 or later') from error
     return {row['VARIABLE_NAME'].lower(): info_from_row(row) for row in rows}

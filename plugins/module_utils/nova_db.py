@@ -1,43 +1,19 @@
 # Copyright: Contributors to the openstack_ops.runbooks collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Read-only access to nova's databases: nova_api, and each cell through its mapping."""
+"""The ``nova_db`` option family: the ``mariadb`` login plus ``login_db`` (nova_api), and each cell through its mapping."""
 
-import os
 import re
-import traceback
 from urllib.parse import parse_qsl, unquote
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.mariadb import (  # noqa: F401 (the family's interface)
+    ERROR_LABEL, ERRORS, IMPORT_ERROR, REQUIRED_LIBRARY, Database)
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url
 
-try:
-    import pymysql
-except ImportError:
-    pymysql = None
-    IMPORT_ERROR = traceback.format_exc()
-    ERRORS = ()
-else:
-    IMPORT_ERROR = None
-    ERRORS = (pymysql.MySQLError,)
-
-REQUIRED_LIBRARY = 'PyMySQL'
-ERROR_LABEL = 'Database query failed'
-
-# The login options of community.mysql, plus the name of the nova_api database.
-ARGUMENT_SPEC = dict(
-    login_user=dict(type='str'),
-    login_password=dict(type='str', no_log=True),
-    login_host=dict(type='str', default='localhost'),
-    login_port=dict(type='int', default=3306),
-    login_unix_socket=dict(type='str'),
-    login_db=dict(type='str', default='nova_api'),
-    config_file=dict(type='path', default='~/.my.cnf'),
-    connect_timeout=dict(type='int', default=30),
-    ca_cert=dict(type='path', aliases=['ssl_ca']),
-    client_cert=dict(type='path', aliases=['ssl_cert']),
-    client_key=dict(type='path', aliases=['ssl_key'], no_log=False),
-)
+# The mariadb family's login plus the name of the nova_api database.
+ARGUMENT_SPEC = dict(mariadb.ARGUMENT_SPEC, login_db=dict(type='str', default='nova_api'))
 
 # The grammar SQLAlchemy (and so oslo.db and nova) uses to split a database URL.
 _SQLALCHEMY_URL = re.compile(r'''
@@ -56,34 +32,12 @@ _TEMPLATE_FIELD = re.compile(r'\{\w+\}')
 _QUERY_KEYWORDS = ('charset', 'unix_socket', 'read_default_file', 'read_default_group')
 _QUERY_SSL_KEYS = dict(ssl_ca='ca', ssl_cert='cert', ssl_key='key')
 
-# Client error codes meaning the server was never reached or went away.
-_UNREACHABLE = frozenset((2002, 2003, 2006, 2013))
-
 
 def connect(params):
     """Return a NovaDB whose API connection is made from the login options."""
-    login = login_kwargs(params)
-    return NovaDB(Database.open(login), connect_timeout=params['connect_timeout'], login=login)
-
-
-def login_kwargs(params):
-    """PyMySQL keywords for the login options, with community.mysql's precedence."""
-    kwargs = dict(database=params['login_db'], connect_timeout=params['connect_timeout'])
-    if params['config_file'] and os.path.exists(params['config_file']):
-        kwargs['read_default_file'] = params['config_file']
-    if params['login_unix_socket']:
-        kwargs['unix_socket'] = params['login_unix_socket']
-    else:
-        kwargs.update(host=params['login_host'], port=params['login_port'])
-    if params['login_user'] is not None:
-        kwargs['user'] = params['login_user']
-    if params['login_password'] is not None:
-        kwargs['password'] = params['login_password']
-    ssl = {key: params[option] for option, key in
-           (('ca_cert', 'ca'), ('client_cert', 'cert'), ('client_key', 'key')) if params[option]}
-    if ssl:
-        kwargs['ssl'] = ssl
-    return kwargs
+    login = mariadb.login_options(params)
+    api = Database.open(mariadb.login_kwargs(login, params['login_db']), login=login)
+    return NovaDB(api, connect_timeout=login['connect_timeout'])
 
 
 def parse_db_url(url, override=None):
@@ -130,73 +84,13 @@ def parse_db_url(url, override=None):
     return kwargs
 
 
-class Database:
-    """One PyMySQL connection; it reads, and writes only through execute() then commit()."""
-
-    def __init__(self, connection):
-        self.connection = connection
-
-    @property
-    def name(self):
-        """The database this connection uses."""
-        return self.query('SELECT DATABASE() AS name')[0]['name']
-
-    @classmethod
-    def open(cls, kwargs):
-        try:
-            return cls(pymysql.connect(cursorclass=pymysql.cursors.DictCursor, autocommit=False, **kwargs))
-        except pymysql.MySQLError as error:
-            error_class = BackendUnavailable if error.args and error.args[0] in _UNREACHABLE else OpsError
-            raise error_class(f'Cannot connect to {_describe(kwargs)}: {error}',
-                              database=kwargs.get('database')) from error
-
-    def query(self, sql, args=None):
-        """Rows of a read-only statement as a list of dicts."""
-        with self.connection.cursor() as cursor:
-            cursor.execute(sql, args)
-            return list(cursor.fetchall())
-
-    def literals(self, values):
-        """values as a comma-separated list of escaped SQL literals, for an IN (...) built once, used often."""
-        return ', '.join(self.connection.escape(value) for value in values)
-
-    def stream(self, sql, args=None):
-        """Rows of a read-only statement as tuples, fetched from the server while iterated.
-
-        The rows are not buffered, so a table of any size is read in constant
-        memory; the connection can run nothing else until the iteration ends.
-        """
-        with self.connection.cursor(pymysql.cursors.SSCursor) as cursor:
-            cursor.execute(sql, args)
-            yield from cursor.fetchall_unbuffered()
-
-    def execute(self, sql, args=None):
-        """Run a write inside the open transaction; returns the number of rows it affected.
-
-        Nothing is kept until commit(); callers write only after a backup.
-        """
-        with self.connection.cursor() as cursor:
-            return cursor.execute(sql, args)
-
-    def commit(self):
-        self.connection.commit()
-
-    def rollback(self):
-        """End the transaction, dropping its writes; the next read sees current data."""
-        self.connection.rollback()
-
-    def close(self):
-        self.connection.close()
-
-
 class NovaDB:
     """The nova_api database, and the cell databases its mappings point to."""
 
-    def __init__(self, api, connect_timeout=30, open_database=Database.open, login=None):
+    def __init__(self, api, connect_timeout=30, open_database=Database.open):
         self.api = api
         self._connect_timeout = connect_timeout
         self._open_database = open_database
-        self._login = login or {}
         self._cells = {}
 
     def query(self, sql, args=None):
@@ -219,18 +113,10 @@ class NovaDB:
         """Another database on the nova_api server, opened once with the same login (such as placement)."""
         key = ('sibling', database)
         if key not in self._cells:
-            self._cells[key] = self._open_database(dict(self._login, database=database))
+            self._cells[key] = self.api.open_database(database)
         return self._cells[key]
 
     def close(self):
         for database in [self.api] + list(self._cells.values()):
             database.close()
 
-
-def _describe(kwargs):
-    """Where a set of PyMySQL keywords connects to, without credentials."""
-    host = kwargs.get('host', 'localhost')
-    if ':' in host:
-        host = f'[{host}]'
-    where = kwargs.get('unix_socket') or f"{host}:{kwargs.get('port', 3306)}"
-    return f"database {kwargs.get('database', '(default)')} at {where}"

@@ -109,7 +109,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
-  - openstack_ops.runbooks.nova_db
+  - openstack_ops.runbooks.mariadb.NOVA_DB
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.PLATFORM
 attributes:
@@ -429,13 +429,9 @@ class CellMappingCheck(OpsModule):
     )
     module_kwargs = dict(supports_check_mode=True)
     option_families = ('nova_db',)
+    option_minimums = dict(cell_timeout=1, backup_max_age=1, stale_after=0)
 
     def run(self):
-        for option in ('cell_timeout', 'backup_max_age'):
-            if self.params[option] <= 0:
-                raise OpsError(f'{option} must be a positive number of seconds, not {self.params[option]}')
-        if self.params['stale_after'] < 0:
-            raise OpsError(f"stale_after must not be negative, not {self.params['stale_after']}")
         audit = nova_cells.CellAudit(
             self.nova_db, overrides=nova_cells.cell_overrides(self.params['cell_connections']),
             cell_timeout=self.params['cell_timeout'], stale_after=self.params['stale_after'])
@@ -455,7 +451,7 @@ class CellMappingCheck(OpsModule):
         if self.diff_mode:
             result['diff'] = nova_cells.diff(actions)
         # In check mode too: a dry run reports a missing backup as the real run would.
-        result['backup'] = backup.guard(self.params, [self.params['login_db']], check_mode=self.check_mode)
+        result['backup'] = backup.guard(self.nova_db.api, [self.params['login_db']], self.params, check_mode=self.check_mode)
         if self.check_mode:
             return result
         nova_cells.apply_repairs(self.nova_db.api, actions)

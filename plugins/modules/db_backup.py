@@ -55,14 +55,14 @@ options:
     type: int
     default: 0
 extends_documentation_fragment:
-  - openstack_ops.runbooks.nova_db
+  - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.PLATFORM
 attributes:
   action_group:
     support: full
     membership:
-      - openstack_ops.runbooks.nova_db
+      - openstack_ops.runbooks.mariadb
   check_mode:
     support: full
     details:
@@ -77,7 +77,6 @@ requirements:
   - the C(mariadb-dump) or C(mysqldump) command on the host running the module
 notes:
   - O(login_user) needs C(SELECT), C(SHOW VIEW), C(TRIGGER), C(EVENT) and C(LOCK TABLES) on the databases.
-  - O(login_db) is not used by this module.
   - The dump tool gets the login through a private temporary option file, never on its command line.
 seealso:
   - module: openstack_ops.runbooks.db_restore
@@ -204,24 +203,23 @@ class DBBackup(OpsModule):
         reuse_max_age=dict(type='int', default=0),
     )
     module_kwargs = dict(supports_check_mode=True)
-    option_families = ('nova_db',)
+    option_families = ('mariadb',)
+    option_minimums = dict(keep_count=1)
 
     def run(self):
         params = self.params
         backup_dir = params['backup_dir']
         databases = list(dict.fromkeys(params['databases']))
-        if params['keep_count'] is not None and params['keep_count'] < 1:
-            raise OpsError(f"keep_count must be at least 1, not {params['keep_count']}: the backup just taken is kept")
         before = [item['id'] for item in backup.list_backups(backup_dir)]
 
         manifest = self._reusable(backup_dir, databases)
         result = dict(changed=False, reused=manifest is not None, backup=manifest, path=None, removed=[])
         if manifest is None:
             if self.check_mode:
-                server = backup.inspect_server(backup.login_options(params), databases)
+                server = backup.inspect_server(self.mariadb, databases)
                 result.update(changed=True, would_dump=server['sizes'])
             else:
-                manifest = backup.take_backup(backup_dir, databases, params)
+                manifest = backup.take_backup(backup_dir, databases, self.mariadb)
                 result.update(changed=True, backup=manifest)
         if manifest is not None:
             result['path'] = f"{backup_dir.rstrip('/')}/{manifest['id']}"

@@ -50,14 +50,14 @@ options:
     type: dict
     default: {}
 extends_documentation_fragment:
-  - openstack_ops.runbooks.nova_db
+  - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.PLATFORM
 attributes:
   action_group:
     support: full
     membership:
-      - openstack_ops.runbooks.nova_db
+      - openstack_ops.runbooks.mariadb
   check_mode:
     support: full
     details:
@@ -74,7 +74,6 @@ notes:
   - Every run that is not in check mode loads the backup again and reports a change; run it on purpose only,
     as C(playbooks/restore_databases.yml) does behind a confirmation variable.
   - O(login_user) needs the privileges to drop and create the target databases and to load their contents.
-  - O(login_db) is not used by this module.
 seealso:
   - module: openstack_ops.runbooks.db_backup
 '''
@@ -162,7 +161,7 @@ class DBRestore(OpsModule):
         target_names=dict(type='dict', default={}),
     )
     module_kwargs = dict(supports_check_mode=True)
-    option_families = ('nova_db',)
+    option_families = ('mariadb',)
 
     def run(self):
         backup_dir, backup_id = self.params['backup_dir'], self.params['backup_id']
@@ -188,7 +187,7 @@ class DBRestore(OpsModule):
 
         existing = [target for target, count in before.items() if count is not None]
         if existing and self.params['backup_before_restore']:
-            result['pre_restore_backup'] = backup.take_backup(backup_dir, existing, self.params)
+            result['pre_restore_backup'] = backup.take_backup(backup_dir, existing, self.mariadb)
         self._restore(manifest, plan, restored, result['pre_restore_backup'])
         result['msg'] = (f'Restored {_describe(plan)} from backup {backup_id} '
                          f"({', '.join(str(item['tables']) for item in restored)} tables)")
@@ -227,23 +226,20 @@ class DBRestore(OpsModule):
 
     def _targets_state(self, targets):
         """{target: table count, or None when the database does not exist}."""
-        server = backup.connect_server(self.params)
-        try:
-            placeholders = ', '.join(['%s'] * len(targets))
-            rows = server.query(
-                'SELECT s.SCHEMA_NAME AS name, COUNT(t.TABLE_NAME) AS tables FROM information_schema.SCHEMATA s '
-                'LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME '
-                f'WHERE s.SCHEMA_NAME IN ({placeholders}) GROUP BY s.SCHEMA_NAME', targets)
-        finally:
-            server.close()
+        placeholders = ', '.join(['%s'] * len(targets))
+        rows = self.mariadb.query(
+            'SELECT s.SCHEMA_NAME AS name, COUNT(t.TABLE_NAME) AS tables FROM information_schema.SCHEMATA s '
+            'LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME '
+            f'WHERE s.SCHEMA_NAME IN ({placeholders}) GROUP BY s.SCHEMA_NAME', targets)
         counts = {row['name']: int(row['tables']) for row in rows}
         return {target: counts.get(target) for target in targets}
 
     def _restore(self, manifest, plan, restored, pre_restore):
+        self.mariadb.rollback()   # end this session's read transaction before the client drops databases
         done = []
         for (database, target), entry in zip(plan, restored):
             try:
-                backup.restore_database(self.params['backup_dir'], manifest, database, target, self.params)
+                backup.restore_database(self.params['backup_dir'], manifest, database, target, self.mariadb)
             except OpsError as error:
                 undo = (f"the state before is in backup {pre_restore['id']}" if pre_restore
                         else 'no backup of the state before was taken')
@@ -251,7 +247,7 @@ class DBRestore(OpsModule):
                                f"{target} is left incomplete; {undo}", restored=done, failed=target,
                                pre_restore_backup=pre_restore and pre_restore['id']) from error
             done.append(target)
-            server = backup.connect_server(self.params, target)
+            server = self.mariadb.open_database(target)
             try:
                 entry['checksums'] = backup.table_checksums(server)
             finally:

@@ -32,7 +32,7 @@ options:
     type: float
     default: 1.0
 extends_documentation_fragment:
-  - openstack_ops.runbooks.nova_db.SERVER
+  - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.INFO_MODULE
 attributes:
@@ -100,8 +100,7 @@ waited:
 
 import time
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_variables as mv
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
@@ -133,17 +132,14 @@ class GaleraStatus(OpsModule):
         expected_size=dict(type='int'),
         wait=dict(type='int', default=0),
         interval=dict(type='float', default=1.0),
-        **mv.LOGIN_ARGUMENT_SPEC,
     )
     module_kwargs = dict(supports_check_mode=True)
+    option_families = ('mariadb',)
+    option_minimums = dict(expected_size=1, wait=0)
 
     def run(self):
-        if nova_db.IMPORT_ERROR:
-            raise OpsError('the PyMySQL library is needed on the host running this module (python3-pymysql)')
-        if self.params['expected_size'] is not None and self.params['expected_size'] < 1:
-            raise OpsError(f"expected_size must be 1 or more, not {self.params['expected_size']}")
-        if self.params['wait'] < 0 or self.params['interval'] <= 0:
-            raise OpsError('wait must be 0 or more and interval more than 0')
+        if self.params['interval'] <= 0:
+            raise OpsError(f"interval must be more than 0, not {self.params['interval']}")
         started = time.monotonic()
         deadline = started + self.params['wait']
         while True:
@@ -165,22 +161,24 @@ class GaleraStatus(OpsModule):
         return result
 
     def _read(self):
+        """The wsrep status and None, or {} and why it could not be read (while waiting; else that fails).
+
+        Each poll reads on a connection of its own: one made before a node restarted would only report it gone.
+        """
         try:
-            db = mv.connect(self.params)
+            rows = self.mariadb.query('SHOW GLOBAL STATUS WHERE Variable_name IN ('
+                                      + ', '.join(['%s'] * len(STATUS_NAMES)) + ')', list(STATUS_NAMES))
+            return {row['Variable_name'].lower(): row['Value'] for row in rows}, None
         except OpsError as error:
             if not self.params['wait']:
                 raise
             return {}, error.msg
-        try:
-            rows = db.query('SHOW GLOBAL STATUS WHERE Variable_name IN (' + ', '.join(['%s'] * len(STATUS_NAMES)) + ')',
-                            list(STATUS_NAMES))
-            return {row['Variable_name'].lower(): row['Value'] for row in rows}, None
-        except nova_db.ERRORS as error:
+        except mariadb.ERRORS as error:
             if not self.params['wait']:
                 raise OpsError(f'cannot read the wsrep status: {error}') from error
             return {}, str(error)
         finally:
-            db.close()
+            self.close_connection('mariadb')
 
 
 def main():

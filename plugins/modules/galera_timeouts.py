@@ -52,7 +52,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - openstack_ops.runbooks.nova_db.SERVER
+  - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.INFO_MODULE
 attributes:
@@ -123,8 +123,7 @@ haproxy_timeouts:
 '''
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import db_timeouts
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_variables as mv
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
@@ -136,9 +135,9 @@ class GaleraTimeouts(OpsModule):
         haproxy_config=dict(type='path', default='/etc/haproxy/haproxy.cfg'),
         haproxy_sections=dict(type='list', elements='str', default=['mariadb']),
         fail=dict(type='bool', default=True),
-        **mv.LOGIN_ARGUMENT_SPEC,
     )
     module_kwargs = dict(supports_check_mode=True)
+    option_families = ('mariadb',)
 
     def run(self):
         if not self.params['service_configs'] or not self.params['haproxy_sections']:
@@ -163,15 +162,10 @@ class GaleraTimeouts(OpsModule):
         return result
 
     def _server_wait_timeout(self):
-        if nova_db.IMPORT_ERROR:
-            raise OpsError('wait_timeout is unset, and reading it from the server needs the PyMySQL library')
-        db = mv.connect(self.params)
         try:
-            return int(db.query('SELECT @@GLOBAL.wait_timeout AS value')[0]['value'])
-        except nova_db.ERRORS as error:
+            return int(self.mariadb.query('SELECT @@GLOBAL.wait_timeout AS value')[0]['value'])
+        except mariadb.ERRORS as error:
             raise OpsError(f'cannot read wait_timeout from the server: {error}') from error
-        finally:
-            db.close()
 
 
 def _read(path, what):

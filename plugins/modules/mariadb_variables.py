@@ -62,7 +62,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
-  - openstack_ops.runbooks.nova_db.SERVER
+  - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.attributes
 attributes:
   action_group:
@@ -153,8 +153,8 @@ backup_file:
 
 import os
 
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_variables as mv
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
@@ -171,44 +171,39 @@ class MariadbVariables(OpsModule):
         runtime=dict(type='bool', default=True),
         persist=dict(type='bool', default=True),
         backup=dict(type='bool', default=True),
-        **mv.LOGIN_ARGUMENT_SPEC,
     )
     module_kwargs = dict(supports_check_mode=True)
+    option_families = ('mariadb',)
 
     def run(self):
-        if nova_db.IMPORT_ERROR:
-            raise OpsError('the PyMySQL library is needed on the host running this module (python3-pymysql)')
         if not self.params['variables']:
             raise OpsError('variables is empty: nothing to set')
         if not (self.params['runtime'] or self.params['persist']):
             raise OpsError('runtime and persist are both false: nothing would be set')
         path = self.params['option_file'] if self.params['persist'] else None
         before_text = textfile.read(path, 'the option file') if path and os.path.exists(path) else ''
-        db = mv.connect(self.params)
-        try:
-            names = [mv.normalize_name(name) for name in self.params['variables']]
-            known = mv.read_variables(db, names)
-            wanted = mv.check_requested(self.params['variables'], known)
-            entries = mv.plan(wanted, known, mv.read_file_values(before_text, self.params['section'].lower()))
-            if not path:
-                for entry in entries:
-                    entry['file_change'] = False
-            if not self.params['runtime']:
-                for entry in entries:
-                    entry['restart_required'] = entry['restart_required'] or entry['runtime_change']
-                    entry['runtime_change'] = False
-            after_text = (mv.render(before_text, wanted, self.params['section'].lower(), header=FILE_HEADER) if path
-                          else before_text)
-            result = dict(option_file=path)
-            if not self.check_mode:
-                self._set_global(db, entries)
-                if after_text != before_text:
-                    # mysqld reads its option files as the mysql user, and ignores world-writable ones
-                    result.update(textfile.replace(self.module, path, after_text, backup=self.params['backup'],
-                                                   mode=0o644, prefix='.mariadb_variables.'))
-            self._after(db, entries)
-        finally:
-            db.close()
+        db = self.mariadb
+        names = [mv.normalize_name(name) for name in self.params['variables']]
+        known = mv.read_variables(db, names)
+        wanted = mv.check_requested(self.params['variables'], known)
+        entries = mv.plan(wanted, known, mv.read_file_values(before_text, self.params['section'].lower()))
+        if not path:
+            for entry in entries:
+                entry['file_change'] = False
+        if not self.params['runtime']:
+            for entry in entries:
+                entry['restart_required'] = entry['restart_required'] or entry['runtime_change']
+                entry['runtime_change'] = False
+        after_text = (mv.render(before_text, wanted, self.params['section'].lower(), header=FILE_HEADER) if path
+                      else before_text)
+        result = dict(option_file=path)
+        if not self.check_mode:
+            self._set_global(db, entries)
+            if after_text != before_text:
+                # mysqld reads its option files as the mysql user, and ignores world-writable ones
+                result.update(textfile.replace(self.module, path, after_text, backup=self.params['backup'],
+                                               mode=0o644, prefix='.mariadb_variables.'))
+        self._after(db, entries)
         for entry in entries:
             entry['file_change'] = entry['file_change'] and after_text != before_text
         changed = [entry['name'] for entry in entries if entry['runtime_change'] or entry['file_change']]
@@ -227,7 +222,7 @@ class MariadbVariables(OpsModule):
             name = entry['name']   # checked against the server's own list of names
             try:
                 db.execute(f'SET GLOBAL {name} = %s', [entry['wanted']])
-            except nova_db.ERRORS as error:
+            except mariadb.ERRORS as error:
                 done = [other['name'] for other in entries if other['runtime_change'] and other is not entry
                         and entries.index(other) < entries.index(entry)]
                 raise OpsError(f'SET GLOBAL {name} = {entry["wanted"]!r} failed: {error}. Set before it at runtime: '

@@ -133,8 +133,6 @@ target:
 import time
 import traceback
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
 
@@ -160,14 +158,10 @@ class NovaConductorPing(OpsModule):
         wait=dict(type='int', default=0),
     )
     module_kwargs = dict(supports_check_mode=True)
+    required_libraries = (('oslo.messaging', OSLO_IMPORT_ERROR),)
+    option_minimums = dict(timeout=1, wait=0)
 
     def run(self):
-        if OSLO_IMPORT_ERROR:
-            self.module.fail_json(msg=missing_required_lib('oslo.messaging'), exception=OSLO_IMPORT_ERROR)
-        if self.params['timeout'] < 1:
-            raise OpsError(f"timeout must be at least 1 second, not {self.params['timeout']}")
-        if self.params['wait'] < 0:
-            raise OpsError(f"wait must be 0 or more seconds, not {self.params['wait']}")
         target = dict(exchange=self.params['exchange'], topic=self.params['topic'], server=self.params['server'])
         queue = f"{target['topic']}.{target['server']}"
         result = dict(changed=False, target=target, answered=False, reply=None, error=None, consumers=0, attempts=0)
@@ -178,34 +172,32 @@ class NovaConductorPing(OpsModule):
         conf([], project='openstack_ops-conductor-ping')
         url = self._parse_url(conf)
         transport = oslo_messaging.get_rpc_transport(conf, url=self.params['transport_url'])
-        self._broker = None   # the kombu connection that counts the queue's consumers
-        try:
-            client = oslo_messaging.get_rpc_client(
-                transport, oslo_messaging.Target(**target), timeout=self.params['timeout'], retry=2)
-            while True:
-                result['consumers'] = self._consumers(url, queue)
-                if result['consumers']:
-                    result['attempts'] += 1
-                    try:
-                        result['reply'] = client.call({}, 'oslo_rpc_server_ping')
-                        result['answered'], result['error'] = True, None
-                        break
-                    except oslo_messaging.MessagingTimeout as error:
-                        result['error'] = f'MessagingTimeout: {error}'
-                    except oslo_messaging.NoSuchMethod as error:
-                        raise OpsError(f"{queue} does not offer oslo_rpc_server_ping: "
-                                       "set [DEFAULT] rpc_ping_enabled = true in its configuration", **target) from error
-                    except oslo_messaging.MessageDeliveryFailure as error:
-                        raise BackendUnavailable(f'Could not deliver the ping to the broker: {error}', **target) from error
-                else:
-                    result['error'] = f'no consumer on queue {queue}'
-                left = deadline - time.monotonic()
-                if left <= 0:
+        self.closing(transport, close=transport.cleanup)
+        self._broker = None   # the kombu connection that counts the queue's consumers, released at the end
+        self.closing(self, close=self._release_broker)
+        client = oslo_messaging.get_rpc_client(
+            transport, oslo_messaging.Target(**target), timeout=self.params['timeout'], retry=2)
+        while True:
+            result['consumers'] = self._consumers(url, queue)
+            if result['consumers']:
+                result['attempts'] += 1
+                try:
+                    result['reply'] = client.call({}, 'oslo_rpc_server_ping')
+                    result['answered'], result['error'] = True, None
                     break
-                time.sleep(min(POLL_SECONDS, left))
-        finally:
-            self._release_broker()
-            transport.cleanup()
+                except oslo_messaging.MessagingTimeout as error:
+                    result['error'] = f'MessagingTimeout: {error}'
+                except oslo_messaging.NoSuchMethod as error:
+                    raise OpsError(f"{queue} does not offer oslo_rpc_server_ping: "
+                                   "set [DEFAULT] rpc_ping_enabled = true in its configuration", **target) from error
+                except oslo_messaging.MessageDeliveryFailure as error:
+                    raise BackendUnavailable(f'Could not deliver the ping to the broker: {error}', **target) from error
+            else:
+                result['error'] = f'no consumer on queue {queue}'
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            time.sleep(min(POLL_SECONDS, left))
         result['elapsed'] = round(time.monotonic() - started, 3)
         return result
 

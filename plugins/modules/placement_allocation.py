@@ -134,7 +134,7 @@ options:
     default: 3
 extends_documentation_fragment:
   - openstack_ops.runbooks.openstack
-  - openstack_ops.runbooks.nova_db.NESTED
+  - openstack_ops.runbooks.mariadb.NOVA_DB_NESTED
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.PLATFORM
 attributes:

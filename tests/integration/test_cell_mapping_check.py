@@ -311,7 +311,7 @@ def test_bad_input_is_named(clean_lab):
     choice = run_module("cell_mapping_check", login(clean_lab, repair=["delete_cells"]))
 
     assert unknown.get("failed") and "cell_connections names cells that are not in cell_mappings: cell9" in unknown["msg"]
-    assert timeout.get("failed") and "cell_timeout must be a positive number of seconds" in timeout["msg"]
+    assert timeout.get("failed") and "cell_timeout must be at least 1, not" in timeout["msg"]
     assert choice.get("failed") and "repair" in choice["msg"] and "delete_cells" in choice["msg"]
 
 

@@ -8,7 +8,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 venv=${VENV:-$repo/.venv}
-root=$repo/.build/unit
+root=${UNIT_ROOT:-$repo/.build/unit}   # a separate root lets two unit runs go at once
 collection=$root/ansible_collections/openstack_ops/runbooks
 
 bash "$repo/tests/copy-collection.sh" "$root"

@@ -100,10 +100,12 @@ def test_guard_takes_a_backup_itself_only_when_told(tmp_path, monkeypatch):
     monkeypatch.setattr(backup, 'take_backup', lambda *args, **kwargs: taken.append(args) or {'id': 'new'})
     params = dict(backup_dir=str(tmp_path), backup_max_age=1800, take_backup=True)
 
-    assert backup.guard(params, ['nova_api'], check_mode=True)['id'] is None
+    server = object()   # the module's connection, handed on to take_backup
+
+    assert backup.guard(server, ['nova_api'], params, check_mode=True)['id'] is None
     assert not taken
-    assert backup.guard(params, ['nova_api'])['id'] == 'new'
-    assert taken[0][:2] == (str(tmp_path), ['nova_api'])
+    assert backup.guard(server, ['nova_api'], params)['id'] == 'new'
+    assert taken[0] == (str(tmp_path), ['nova_api'], server)
 
 
 def test_deep_verify_finds_a_dump_cut_short(tmp_path):
@@ -129,34 +131,10 @@ def test_retention_keeps_the_newest_per_database_set_and_removes_only_beyond_the
     assert protected == [full[2]]
 
 
-def test_option_file_keeps_the_password_out_of_argv_and_quotes_it(tmp_path):
-    login = backup.login_options(dict(login_user='ops', login_password='p"a\\ss word', login_host='db1',
-                                      login_port=3307, config_file=str(tmp_path / 'none.cnf')))
-    with backup.option_file(login) as path:
-        text = open(path, encoding='utf-8').read()
-        mode = os.stat(path).st_mode & 0o777
-    assert not os.path.exists(path)
-    assert mode == 0o600
-    assert 'password="p\\"a\\\\ss word"' in text
-    assert 'host="db1"\nport="3307"\nprotocol="tcp"' in text
-    assert '!include' not in text
-
-
-def test_option_file_includes_config_file_first(tmp_path):
-    my_cnf = tmp_path / 'my.cnf'
-    my_cnf.write_text('[client]\nuser=admin\n')
-    login = backup.login_options(dict(login_unix_socket='/run/mysqld/mysqld.sock', config_file=str(my_cnf)))
-    with backup.option_file(login) as path:
-        lines = open(path, encoding='utf-8').read().splitlines()
-    assert lines[0] == f'!include {my_cnf}'
-    assert 'socket="/run/mysqld/mysqld.sock"' in lines
-    assert not any(line.startswith('user=') for line in lines)
-
-
 @pytest.mark.parametrize('names', [[], ['nova_api; DROP DATABASE x'], ['a' * 65], ['nova api']])
 def test_database_names_are_checked(names):
     with pytest.raises(OpsError):
-        backup.take_backup('/nonexistent', names, {})
+        backup.take_backup('/nonexistent', names, server=None)
 
 
 def test_backup_ids_sort_by_time_and_never_collide(tmp_path):
@@ -178,4 +156,4 @@ def test_restore_refuses_a_manifest_with_an_invalid_character_set(tmp_path, monk
     manifest['charsets'] = {'nova_api': {'charset': 'utf8mb3; DROP DATABASE nova', 'collation': 'x'}}
     monkeypatch.setattr(backup, '_run_sql', lambda *args: pytest.fail('nothing may run'))
     with pytest.raises(OpsError, match='invalid character set for nova_api'):
-        backup.restore_database(str(tmp_path), manifest, 'nova_api', 'nova_api', {}, client_tool='/bin/false')
+        backup.restore_database(str(tmp_path), manifest, 'nova_api', 'nova_api', server=None, client_tool='/bin/false')

@@ -16,7 +16,7 @@ import pymysql
 import pytest
 from keystoneauth1 import exceptions as ksa_exceptions
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import base, nova_db, placement, rabbitmq
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import base, mariadb, nova_db, placement, rabbitmq
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import (
     ApiError,
     BackendUnavailable,
@@ -347,7 +347,7 @@ def test_a_left_out_nested_family_still_gets_its_defaults(run_module, monkeypatc
 # Lazy option families: a module pays the import of the libraries of the families it declares, no others.
 
 COLLECTIONS_ROOT = pathlib.Path(base.__file__).resolve().parents[5]
-BACKEND_LIBRARIES = {'openstack': 'placement', 'keystoneauth1': 'placement', 'pymysql': 'nova_db'}
+BACKEND_LIBRARIES = {'openstack': 'placement', 'keystoneauth1': 'placement', 'pymysql': 'mariadb'}
 
 
 def fresh_python(code, then=''):
@@ -379,8 +379,8 @@ def test_importing_base_imports_no_backend_library():
     ('rabbitmq_purge', ['rabbitmq'], [], ['OpsError']),
     ('rabbitmq_queue_info', ['rabbitmq'], [], ['OpsError']),
     # openstacksdk itself waits for the first Placement connection (an audit of Placement's database needs none).
-    ('placement_allocation', ['nova_db', 'openstack'], ['pymysql'], ['MySQLError', 'OpsError']),
-    ('db_backup', ['nova_db'], ['pymysql'], ['MySQLError', 'OpsError']),
+    ('placement_allocation', ['mariadb', 'nova_db', 'openstack'], ['pymysql'], ['MySQLError', 'OpsError']),
+    ('db_backup', ['mariadb'], ['pymysql'], ['MySQLError', 'OpsError']),
 ])
 def test_a_module_imports_only_the_families_it_declares(module, families, libraries, handled):
     loaded = fresh_python(f'''
@@ -396,7 +396,7 @@ def test_a_module_imports_only_the_families_it_declares(module, families, librar
 
 def test_the_old_module_constants_still_name_every_family_and_error():
     placement.load_sdk()
-    assert base.FAMILIES == {'openstack': placement, 'nova_db': nova_db, 'rabbitmq': rabbitmq}
+    assert base.FAMILIES == {'openstack': placement, 'mariadb': mariadb, 'nova_db': nova_db, 'rabbitmq': rabbitmq}
     assert set(base.HANDLED_ERRORS) == {OpsError, openstack.exceptions.SDKException, ksa_exceptions.ClientException,
                                         pymysql.MySQLError}
     with pytest.raises(AttributeError, match='has no attribute'):

@@ -2,20 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-import socket
-
-import pymysql
 import pytest
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
-
-
-def login_params(**overrides):
-    params = {name: option.get('default') for name, option in nova_db.ARGUMENT_SPEC.items()}
-    params['config_file'] = '/nonexistent/.my.cnf'
-    params.update(overrides)
-    return params
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
 
 @pytest.mark.parametrize('url, expected', [
@@ -66,25 +56,6 @@ def test_parse_db_url_rejects_what_it_cannot_use(url, message):
     assert 'secret' not in raised.value.msg
 
 
-def test_login_kwargs_follow_community_mysql(tmp_path):
-    config_file = tmp_path / 'my.cnf'
-    config_file.write_text('[client]\nuser = reader\n')
-    params = login_params(login_user='nova', login_password='pw', login_host='db1', login_port=13306,
-                          login_db='nova_api_test', config_file=str(config_file), connect_timeout=5,
-                          ca_cert='/etc/ca.pem', client_key='/etc/key.pem')
-
-    assert nova_db.login_kwargs(params) == dict(
-        user='nova', password='pw', host='db1', port=13306, database='nova_api_test', connect_timeout=5,
-        read_default_file=str(config_file), ssl=dict(ca='/etc/ca.pem', key='/etc/key.pem'))
-
-
-def test_login_kwargs_prefer_the_socket_and_leave_unset_credentials_to_the_config_file():
-    params = login_params(login_unix_socket='/run/mysqld/mysqld.sock')
-
-    assert nova_db.login_kwargs(params) == dict(
-        unix_socket='/run/mysqld/mysqld.sock', database='nova_api', connect_timeout=30)
-
-
 class FakeCursor:
     def __init__(self, rows, executed):
         self.rows = rows
@@ -114,54 +85,6 @@ class FakeConnection:
 
     def close(self):
         self.closed += 1
-
-
-def test_query_returns_rows_as_a_list_and_passes_arguments_separately():
-    connection = FakeConnection(rows=[{'uuid': 'c1'}])
-    database = nova_db.Database(connection)
-
-    rows = database.query('SELECT uuid FROM cell_mappings WHERE name = %s', ('cell1',))
-
-    assert rows == [{'uuid': 'c1'}]
-    assert connection.executed == [('SELECT uuid FROM cell_mappings WHERE name = %s', ('cell1',))]
-
-
-def test_open_uses_dict_rows_and_no_autocommit(monkeypatch):
-    seen = {}
-    monkeypatch.setattr(nova_db.pymysql, 'connect', lambda **kwargs: seen.update(kwargs) or FakeConnection())
-
-    nova_db.Database.open(dict(host='db', database='nova_api'))
-
-    assert seen == dict(host='db', database='nova_api', cursorclass=pymysql.cursors.DictCursor, autocommit=False)
-
-
-def unused_port():
-    with socket.socket() as probe:
-        probe.bind(('127.0.0.1', 0))
-        return probe.getsockname()[1]
-
-
-def test_open_reports_an_unreachable_server_as_backend_unavailable():
-    port = unused_port()
-
-    with pytest.raises(BackendUnavailable) as raised:
-        nova_db.Database.open(dict(host='127.0.0.1', port=port, user='nova', password='secret',
-                                   database='nova_api', connect_timeout=2))
-
-    assert raised.value.msg.startswith(f'Cannot connect to database nova_api at 127.0.0.1:{port}: (2003,')
-    assert 'secret' not in raised.value.msg
-
-
-def test_open_reports_a_refused_login_as_a_plain_error(monkeypatch):
-    def refuse(**kwargs):
-        raise pymysql.err.OperationalError(1045, "Access denied for user 'nova'@'localhost' (using password: YES)")
-    monkeypatch.setattr(nova_db.pymysql, 'connect', refuse)
-
-    with pytest.raises(OpsError) as raised:
-        nova_db.Database.open(dict(unix_socket='/run/mysqld/mysqld.sock', database='nova_api'))
-
-    assert not isinstance(raised.value, BackendUnavailable)
-    assert raised.value.msg.startswith('Cannot connect to database nova_api at /run/mysqld/mysqld.sock: (1045,')
 
 
 def test_cells_are_opened_once_per_url_and_override_and_all_closed():

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup, mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 from ansible_collections.openstack_ops.runbooks.plugins.modules import db_backup, db_restore
 
@@ -37,18 +37,38 @@ def make_backup(backup_dir, minutes_ago, databases=('nova_api',)):
     return backup_id
 
 
+class FakeServer:
+    """The module's mariadb connection: its login; its only database is nova_api (5 tables)."""
+
+    def __init__(self, login):
+        self.login = login
+
+    def query(self, sql, args=None):
+        return [dict(name=name, tables=5) for name in args or () if name == 'nova_api']
+
+    def open_database(self, database):
+        return FakeServer(self.login)
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
 @pytest.fixture
 def dumps(monkeypatch, tmp_path):
     """take_backup replaced by one that writes a backup as the real one does, and records its calls."""
     calls = []
 
-    def take_backup(backup_dir, databases, login):
-        calls.append((backup_dir, list(databases), login['login_user']))
+    def take_backup(backup_dir, databases, server):
+        calls.append((backup_dir, list(databases), server.login['login_user']))
         backup_id = make_backup(backup_dir, 0, databases)
         return backup.read_manifest(backup_dir, backup_id)
 
     monkeypatch.setattr(backup, 'take_backup', take_backup)
-    monkeypatch.setattr(backup, 'inspect_server', lambda login, databases: dict(sizes={name: 4096 for name in databases}))
+    monkeypatch.setattr(backup, 'inspect_server', lambda server, databases: dict(sizes={name: 4096 for name in databases}))
+    monkeypatch.setattr(mariadb, 'connect', lambda params: FakeServer(mariadb.login_options(params)))
     return calls
 
 
@@ -105,24 +125,12 @@ def test_backup_keep_count_below_one_is_refused(run_module, dumps, tmp_path):
 
 
 @pytest.fixture
-def server(monkeypatch):
-    """A database server whose only database is nova_api (5 tables); records the databases restored."""
+def server(monkeypatch, dumps):
+    """Restores recorded instead of loaded, on the FakeServer of dumps."""
     restored = []
-
-    class Server:
-        def __init__(self, database=None):
-            self.database = database
-
-        def query(self, sql, args=None):
-            return [dict(name=name, tables=5) for name in args if name == 'nova_api']
-
-        def close(self):
-            pass
-
-    monkeypatch.setattr(backup, 'connect_server', lambda login, database=None: Server(database))
     monkeypatch.setattr(backup, 'table_checksums', lambda database: {'t': 1, 'u': 2})
     monkeypatch.setattr(backup, 'restore_database',
-                        lambda backup_dir, manifest, database, target, login: restored.append((database, target)))
+                        lambda backup_dir, manifest, database, target, server: restored.append((database, target)))
     return restored
 
 

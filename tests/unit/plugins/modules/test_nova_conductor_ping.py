@@ -124,7 +124,7 @@ def test_a_timeout_below_one_second_is_refused_before_any_call(run_module, rpc):
     rc, result = run_module(nova_conductor_ping.main, dict(ARGS, timeout=0))
 
     assert rc == 1
-    assert 'timeout must be at least 1 second, not 0' in result['msg']
+    assert 'timeout must be at least 1, not 0' in result['msg']
     assert client.calls == []
 
 
@@ -174,7 +174,7 @@ def test_a_negative_wait_is_refused(run_module, rpc):
     rc, result = run_module(nova_conductor_ping.main, dict(ARGS, wait=-1))
 
     assert rc == 1
-    assert 'wait must be 0 or more seconds, not -1' in result['msg']
+    assert 'wait must be at least 0, not -1' in result['msg']
 
 
 class FakeBroker:
