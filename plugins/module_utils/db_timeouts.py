@@ -9,10 +9,10 @@ it for idleness (``wait_timeout``), and MariaDB must close it before haproxy cut
 transaction is cut under it (seed 003, "closed connection: sql timeout").
 """
 
-import configparser
 import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import oslo_ini
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
 # oslo.db's default (oslo_db/options.py, connection_recycle_time, formerly idle_timeout).
@@ -24,18 +24,17 @@ _UNIT_SECONDS = dict(us=1e-6, ms=1e-3, s=1, m=60, h=3600, d=86400)
 
 
 def recycle_times(text, source):
-    """[{source, section, recycle}] for each database section of an oslo config that has a connection."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False, default_section='__no_defaults__')
-    try:
-        parser.read_string(text, source=source)
-    except configparser.Error as error:
-        raise OpsError(f'{source} is not an ini file: {error}', path=source) from error
+    """[{source, section, recycle}] for each database section of an oslo config that has a connection.
+
+    The file is read as oslo.config reads it (oslo_ini): a value set twice keeps its last one.
+    """
+    values = oslo_ini.read(text, source)
     found = []
     for section in DATABASE_SECTIONS:
-        if parser.has_section(section) and parser.get(section, 'connection', fallback='').strip():
-            raw = parser.get(section, 'connection_recycle_time', fallback=None)
+        if values.get((section, 'connection'), '').strip():
+            raw = values.get((section, 'connection_recycle_time'))
             if raw is None:
-                raw = parser.get(section, 'idle_timeout', fallback=None)   # the deprecated name
+                raw = values.get((section, 'idle_timeout'))   # the deprecated name
             try:
                 recycle = int(raw) if raw is not None else OSLO_DEFAULT_RECYCLE
             except ValueError as error:

@@ -83,3 +83,11 @@ def test_the_message_names_the_three_numbers_when_the_order_breaks():
 def test_no_database_section_is_an_error_not_a_pass():
     with pytest.raises(OpsError, match='nothing to check'):
         db_timeouts.check([], 5000, [])
+
+
+def test_recycle_times_read_the_file_as_oslo_config_does():
+    """Group names are case-insensitive (configparser's are not) and a section may appear twice, the last value winning."""
+    text = ('[Database]\nconnection = mysql+pymysql://nova:x@vip/nova\nconnection_recycle_time = 900\n'
+            '[DEFAULT]\ndebug = true\n[database]\nconnection_recycle_time = 300\n')
+    assert db_timeouts.recycle_times(text, 'nova.conf') == [
+        dict(source='nova.conf', section='database', recycle=300, default=False)]
