@@ -7,7 +7,6 @@ import base64
 import http.client
 import io
 import json
-import re
 import threading
 from http.client import HTTPException
 from urllib.error import HTTPError
@@ -285,17 +284,3 @@ def _reason(text):
         return error.get('reason') or error.get('error') or text
     except (ValueError, AttributeError):
         return text.strip()
-
-
-def compile_patterns(patterns, option):
-    """Queue-name regexes of a module option, or an OpsError naming the option and the bad pattern."""
-    try:
-        return [re.compile(pattern) for pattern in patterns]
-    except re.error as error:
-        raise OpsError(f'Invalid regular expression {error.pattern!r} in {option}: {error}') from error
-
-
-def name_selected(name, include, exclude):
-    """True when name matches an include pattern (or there are none) and no exclude pattern."""
-    included = not include or any(pattern.search(name) for pattern in include)
-    return included and not any(pattern.search(name) for pattern in exclude)

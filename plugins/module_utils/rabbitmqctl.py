@@ -7,16 +7,20 @@ It offers the queue calls of rabbitmq.RabbitMQClient (list_vhosts,
 list_queues, purge_queue) with the same result shapes, so a module can use
 either. Every call starts an Erlang VM (about half a second), so callers run
 calls in parallel; each one has a timeout, so a hung node cannot hang the task.
+
+choose_backend() picks between this client and the management API's.
 """
 
 import json
 import os
 import subprocess
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, BackendUnavailable, OpsError
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq import QUEUE_COLUMNS
 
 DEFAULT_TIMEOUT = 60
+# Where packages install rabbitmqctl when it is not on the PATH (Debian's sbin, the server's own bin).
+SEARCH_DIRS = ['/usr/sbin', '/usr/lib/rabbitmq/bin']
 
 # What rabbitmqctl prints when it cannot talk to the node at all.
 _UNREACHABLE = ('unable to perform an operation on node', 'nodedown', 'could not connect', 'epmd')
@@ -79,6 +83,44 @@ class RabbitmqctlClient:
             raise error_class(f'rabbitmqctl {" ".join(args)} failed (exit code {done.returncode}): '
                               f'{_first_lines(text)}', command=argv, rc=done.returncode, stderr=text[:4000])
         return done.stdout
+
+
+def choose_backend(backend, api, rabbitmqctl, login_user, warn, needs_http=None):
+    """The client for the ``backend`` option (auto, http or rabbitmqctl), as ``(backend name, client)``.
+
+    api() returns the management API client; it is called only when that
+    backend is used or tried, so the rabbitmqctl backend never connects to
+    the API. rabbitmqctl(required) returns a RabbitmqctlClient, or None when
+    required is false and there is no rabbitmqctl. needs_http names what
+    needs the API (an option, such as ``archive_dir``), which rules
+    rabbitmqctl out. auto uses the API when login_user is set and the API
+    answers; it falls back to rabbitmqctl, with a warning, only when the API
+    cannot be reached or is not there (404): bad credentials fail, so that a
+    typo does not quietly take the slow path.
+    """
+    if needs_http and backend == 'rabbitmqctl':
+        raise OpsError(f'{needs_http} needs the management HTTP API: use backend http or auto')
+    if backend == 'http' or (backend == 'auto' and needs_http):
+        if not login_user:
+            raise OpsError(f"{needs_http or 'backend http'} needs login_user and login_password for the management API")
+        return 'http', api()
+    if backend == 'auto' and login_user:
+        client = api()
+        try:
+            client.overview()
+            return 'http', client
+        except BackendUnavailable as error:
+            unavailable = error
+        except ApiError as error:
+            if error.status != 404:
+                raise
+            unavailable = error
+        fallback = rabbitmqctl(required=False)
+        if fallback is None:
+            raise unavailable
+        warn(f'The management API is not available ({unavailable.msg}); using {fallback.path}.')
+        return 'rabbitmqctl', fallback
+    return 'rabbitmqctl', rabbitmqctl(required=True)
 
 
 def _queue(item, vhost):

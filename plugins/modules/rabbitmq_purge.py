@@ -57,7 +57,7 @@ options:
     default: auto
   concurrency:
     description:
-      - How many queues are purged (or drained, or republished) at the same time.
+      - How many queues are purged (or drained, or republished) at the same time. At least V(1).
     type: int
     default: 10
   exclude:
@@ -136,7 +136,8 @@ options:
     description:
       - The virtual hosts whose queues to purge.
       - Unset means O(vhost) when that is set, otherwise every virtual host.
-      - A virtual host that does not exist fails the module before anything is purged.
+      - A virtual host that does not exist fails the module before anything is purged, with a message naming it
+        and the virtual hosts that exist (as M(openstack_ops.runbooks.rabbitmq_queue_info) does).
     type: list
     elements: str
 extends_documentation_fragment:
@@ -358,26 +359,17 @@ totals:
       sample: 1
 '''
 
-import datetime
 import os
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq_archive
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq_archive, rabbitmqctl
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import (
-    ApiError,
-    BackendUnavailable,
-    OpsError,
-    UnsafeToProceed,
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq_queues import (
+    QueueSelection,
+    purge_queues,
+    queue_key,
 )
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq import compile_patterns, name_selected
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmqctl import RabbitmqctlClient
-
-# Messages fetched per /get request while draining into an archive.
-DRAIN_BATCH = 1000
-RABBITMQCTL_DIRS = ['/usr/sbin', '/usr/lib/rabbitmq/bin']
 
 
 class RabbitMQPurge(OpsModule):
@@ -409,6 +401,7 @@ class RabbitMQPurge(OpsModule):
         mutually_exclusive=[('archive_dir', 'archive_path')],
     )
     option_families = ('rabbitmq',)
+    option_minimums = {'concurrency': 1}
 
     @classmethod
     def full_argument_spec(cls):
@@ -420,8 +413,6 @@ class RabbitMQPurge(OpsModule):
 
     def run(self):
         started = time.monotonic()
-        if self.params['concurrency'] < 1:
-            raise OpsError(f"concurrency must be at least 1, not {self.params['concurrency']}")
         if self.params['action'] == 'republish':
             result = self._republish()
         else:
@@ -431,56 +422,29 @@ class RabbitMQPurge(OpsModule):
 
     # --- backends -------------------------------------------------------------
     def _choose_backend(self, needs_http=None):
-        backend = self.params['backend']
-        if needs_http and backend == 'rabbitmqctl':
-            raise OpsError(f'{needs_http} needs the management HTTP API: use backend http or auto')
-        if backend == 'http' or (backend == 'auto' and needs_http):
-            self._require_login(needs_http or 'backend http')
-            return 'http', self.rabbitmq
-        if backend == 'auto' and self.params['login_user']:
-            try:
-                self.rabbitmq.overview()
-                return 'http', self.rabbitmq
-            except BackendUnavailable as error:
-                unavailable = error
-            except ApiError as error:
-                if error.status != 404:
-                    raise
-                unavailable = error
-            path = self._rabbitmqctl_path(required=False)
-            if path is None:
-                raise unavailable
-            self.warn(f'The management API is not available ({unavailable.msg}); using {path}.')
-            return 'rabbitmqctl', self._rabbitmqctl(path)
-        return 'rabbitmqctl', self._rabbitmqctl(self._rabbitmqctl_path(required=True))
+        return rabbitmqctl.choose_backend(self.params['backend'], lambda: self.rabbitmq, self._rabbitmqctl,
+                                          self.params['login_user'], self.warn, needs_http=needs_http)
 
-    def _require_login(self, what):
-        if not self.params['login_user']:
-            raise OpsError(f'{what} needs login_user and login_password for the management API')
-
-    def _rabbitmqctl_path(self, required):
-        if self.params['rabbitmqctl_path']:
-            return self.params['rabbitmqctl_path']
-        return self.module.get_bin_path('rabbitmqctl', required=required, opt_dirs=RABBITMQCTL_DIRS)
-
-    def _rabbitmqctl(self, path):
-        client = RabbitmqctlClient(path, node=self.params['rabbitmqctl_node'], env=self.params['rabbitmqctl_env'],
-                                   timeout=self.params['rabbitmqctl_timeout'])
-        # Registered like the API client, so OpsModule closes it when the module ends.
-        self._connections['rabbitmqctl'] = client
-        return client
+    def _rabbitmqctl(self, required):
+        """A rabbitmqctl client for the rabbitmqctl_* options, closed when the module ends; None when not found."""
+        path = self.params['rabbitmqctl_path'] or self.module.get_bin_path(
+            'rabbitmqctl', required=required, opt_dirs=rabbitmqctl.SEARCH_DIRS)
+        if path is None:
+            return None
+        return self.closing(rabbitmqctl.RabbitmqctlClient(
+            path, node=self.params['rabbitmqctl_node'], env=self.params['rabbitmqctl_env'],
+            timeout=self.params['rabbitmqctl_timeout']))
 
     # --- purge ----------------------------------------------------------------
     def _purge(self):
-        include = compile_patterns(self.params['include'], 'include')
-        exclude = compile_patterns(self.params['exclude'], 'exclude')
+        selection = QueueSelection.from_params(self.params)
         archive_dir = self.params['archive_dir']
         if archive_dir and not os.path.isdir(archive_dir):
             raise OpsError(f'The archive directory {archive_dir} does not exist')
         backend, client = self._choose_backend(needs_http='archive_dir' if archive_dir else None)
 
-        listed = self._list_queues(client)
-        matched = [queue for queue in listed if name_selected(queue['name'], include, exclude)]
+        listed = [_counted(queue) for queue in selection.list_queues(client)]
+        matched = selection.select(listed)
         if matched and len(matched) == len(listed) and not self.params['force']:
             raise UnsafeToProceed(
                 f'The selection matches every one of the {len(listed)} queues of virtual host(s) '
@@ -494,13 +458,13 @@ class RabbitMQPurge(OpsModule):
             else:
                 targets.append(queue)
 
-        writer = rabbitmq_archive.ArchiveWriter(archive_dir) if archive_dir else None
         if self.check_mode:
-            purged = {_key(queue): queue['messages_ready'] for queue in targets}
+            purged = {queue_key(queue): queue['messages_ready'] for queue in targets}
             archive = None
         else:
+            writer = rabbitmq_archive.ArchiveWriter(archive_dir) if archive_dir else None
             purged, archive = self._apply_purge(client, targets, writer)
-        queues = [dict(_describe(queue), purged=purged[_key(queue)]) for queue in targets]
+        queues = [dict(_describe(queue), purged=purged[queue_key(queue)]) for queue in targets]
         total = sum(queue['purged'] for queue in queues)
         result = dict(
             changed=total > 0, action='purge', backend=backend, queues=queues, skipped_queues=skipped, archive=archive,
@@ -510,26 +474,9 @@ class RabbitMQPurge(OpsModule):
         if self.diff_mode:
             result['diff'] = dict(
                 before={_label(queue): queue['messages_ready'] for queue in targets},
-                after={_label(queue): max(0, queue["messages_ready"] - purged[_key(queue)]) for queue in targets},
+                after={_label(queue): max(0, queue["messages_ready"] - purged[queue_key(queue)]) for queue in targets},
             )
         return result
-
-    def _list_queues(self, client):
-        known = client.list_vhosts()
-        wanted = self.params['vhosts'] or ([self.params['vhost']] if self.params['vhost'] else None)
-        if wanted is None:
-            queues = client.list_queues()
-        else:
-            wanted = list(dict.fromkeys(wanted))
-            missing = [vhost for vhost in wanted if vhost not in known]
-            if missing:
-                raise OpsError(f"Virtual host(s) {', '.join(repr(v) for v in missing)} do not exist "
-                               f"(the broker has {', '.join(repr(v) for v in sorted(known))})", missing=missing)
-            queues = [queue for vhost in wanted for queue in client.list_queues(vhost)]
-        for queue in queues:
-            for count in ('messages', 'messages_ready', 'messages_unacknowledged', 'consumers'):
-                queue[count] = queue[count] or 0
-        return sorted(queues, key=_key)
 
     def _skip_reason(self, queue):
         if queue['type'] == 'stream':
@@ -541,14 +488,7 @@ class RabbitMQPurge(OpsModule):
         return None
 
     def _apply_purge(self, client, targets, writer):
-        if writer is None:
-            def work(queue):
-                client.purge_queue(queue['vhost'], queue['name'])
-                return queue['messages_ready']
-        else:
-            def work(queue):
-                return _drain(client, queue, writer)
-        done, failed, not_reached = run_bounded(targets, work, self.params['concurrency'])
+        done, failed, not_reached = purge_queues(client, targets, self.params['concurrency'], writer)
         archive = writer.finish() if writer else None
         if failed:
             first = failed[0][1]
@@ -560,143 +500,34 @@ class RabbitMQPurge(OpsModule):
                 not_reached=[_describe(queue) for queue in not_reached],
                 archive=archive,
             )
-        return {_key(queue): count for queue, count in done}, archive
+        return {queue_key(queue): count for queue, count in done}, archive
 
     # --- republish ------------------------------------------------------------
     def _republish(self):
-        path = self.params['archive_path']
-        digest = rabbitmq_archive.verify(path)
-        marker = rabbitmq_archive.republished(path) or {}
-        if marker.get('sha256') != digest or (marker.get('complete') and self.params['force']):
-            marker = {}
-        already = {(entry['vhost'], entry['queue']): entry['published'] for entry in marker.get('queues', [])}
+        archive = rabbitmq_archive.Republication(self.params['archive_path'], force=self.params['force'])
         backend, client = self._choose_backend(needs_http='action republish')
-
-        by_queue = {}
-        for record in rabbitmq_archive.records(path):
-            by_queue.setdefault((record['vhost'], record['queue']), []).append(record)
-        plan = sorted(by_queue)
-        self._check_destinations(client, plan)
-
-        pending = {key: by_queue[key][already.get(key, 0):] for key in plan}
+        archive.check_destinations(client, self.params['republish_to'])
         if self.check_mode:
-            published = {key: already.get(key, 0) + len(pending[key]) for key in plan}
-            changed = any(pending.values())
+            published = archive.planned()
+            changed = any(archive.pending.values())
         else:
-            published, changed = self._apply_republish(client, path, digest, plan, pending, already)
-        queues = [dict(vhost=vhost, name=name, messages=len(by_queue[(vhost, name)]), republished=published[(vhost, name)])
-                  for vhost, name in plan]
+            published, changed = archive.publish(client, self.params['republish_to'], self.params['concurrency'])
+        queues = [dict(vhost=vhost, name=name, messages=len(archive.by_queue[(vhost, name)]),
+                       republished=published[(vhost, name)])
+                  for vhost, name in archive.queues]
         return dict(
             changed=changed, action='republish', backend=backend, queues=queues, skipped_queues=[],
-            archive=dict(path=path, checksum_path=path + rabbitmq_archive.CHECKSUM_SUFFIX, sha256=digest,
-                         messages=sum(len(records) for records in by_queue.values()), bytes=os.path.getsize(path)),
+            archive=archive.describe(),
             totals=dict(queues=len(queues), messages=sum(q['messages'] for q in queues), purged=0,
                         republished=sum(q['republished'] for q in queues), skipped=0),
         )
 
-    def _check_destinations(self, client, plan):
-        """Refuse before publishing anything when a message could not be routed back."""
-        if self.params['republish_to'] != 'queue':
-            return
-        existing = set()
-        for vhost in sorted({vhost for vhost, _name in plan}):
-            try:
-                existing.update((queue['vhost'], queue['name']) for queue in client.list_queues(vhost))
-            except ApiError as error:
-                if error.status != 404:
-                    raise
-        missing = [f'{name} (vhost {vhost})' for vhost, name in plan if (vhost, name) not in existing]
-        if missing:
-            raise UnsafeToProceed(f"Cannot republish: queue(s) {', '.join(missing)} do not exist any more; declare them "
-                                  '(restarting their service does) or use republish_to: exchange', missing=missing)
 
-    def _apply_republish(self, client, path, digest, plan, pending, already):
-        published = dict((key, already.get(key, 0)) for key in plan)
-        unrouted = []
-        lock = threading.Lock()
-
-        def work(key):
-            for record in pending[key]:
-                if self.params['republish_to'] == 'queue':
-                    exchange, routing_key = '', record['queue']
-                else:
-                    exchange, routing_key = record['exchange'], record['routing_key']
-                routed = client.publish(record['vhost'], exchange, routing_key, record['payload'],
-                                        record['payload_encoding'], record['properties'])
-                with lock:
-                    published[key] += 1
-                    if not routed:
-                        unrouted.append(key)
-            return len(pending[key])
-
-        # Messages of one queue go back in order, by one worker; queues run in parallel.
-        _done, failed, not_reached = run_bounded([key for key in plan if pending[key]], work,
-                                                 self.params['concurrency'])
-        complete = not failed and not not_reached
-        rabbitmq_archive.mark_republished(path, dict(
-            sha256=digest, complete=complete, republished_at=_now(), republish_to=self.params['republish_to'],
-            queues=[dict(vhost=vhost, queue=name, published=published[(vhost, name)]) for vhost, name in plan]))
-        changed = any(published[key] != already.get(key, 0) for key in plan)
-        if failed:
-            raise OpsError(
-                f'The republish stopped part-way ({len(failed)} queue(s) failed, {len(not_reached)} not reached); run '
-                f'it again to publish the rest. First error: {failed[0][1].msg}',
-                published=[dict(vhost=vhost, name=name, republished=published[(vhost, name)]) for vhost, name in plan],
-                changed=changed)
-        if unrouted:
-            raise OpsError(f'{len(unrouted)} message(s) were not routed to any queue and are lost to the broker '
-                           f"(they remain in {path})", unrouted=sorted(set(unrouted)))
-        return published, changed
-
-
-def run_bounded(items, work, concurrency):
-    """Call work(item) for each item on at most concurrency threads.
-
-    After the first failure no new item is started. Returns (done, failed,
-    not_reached): (item, result) pairs, (item, OpsError) pairs and items, in
-    the order of items.
-    """
-    stop = threading.Event()
-    not_started = object()
-
-    def guarded(item):
-        if stop.is_set():
-            return not_started
-        try:
-            return work(item)
-        except OpsError:
-            stop.set()
-            raise
-
-    done, failed, not_reached = [], [], []
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [(item, pool.submit(guarded, item)) for item in items]
-        for item, future in futures:
-            try:
-                outcome = future.result()
-            except OpsError as error:
-                failed.append((item, error))
-                continue
-            if outcome is not_started:
-                not_reached.append(item)
-            else:
-                done.append((item, outcome))
-    return done, failed, not_reached
-
-
-def _drain(client, queue, writer):
-    """Move a queue's ready messages into the archive; returns how many."""
-    drained = 0
-    while True:
-        messages = client.get_messages(queue['vhost'], queue['name'], DRAIN_BATCH) or []
-        writer.write(queue['vhost'], queue['name'], messages)
-        drained += len(messages)
-        if len(messages) < DRAIN_BATCH:
-            return drained
-
-
-def _key(queue):
-    return (queue['vhost'], queue['name'])
+def _counted(queue):
+    """The queue with its unknown counts (no statistics yet) as 0, which is what purging can act on."""
+    for count in ('messages', 'messages_ready', 'messages_unacknowledged', 'consumers'):
+        queue[count] = queue[count] or 0
+    return queue
 
 
 def _label(queue):
@@ -706,10 +537,6 @@ def _label(queue):
 def _describe(queue):
     return dict(vhost=queue['vhost'], name=queue['name'], type=queue['type'], consumers=queue['consumers'],
                 messages=queue['messages'])
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def main():

@@ -43,7 +43,9 @@ options:
     description:
       - The virtual hosts whose queues to list.
       - Unset means O(vhost) when that is set, otherwise every virtual host.
-      - A virtual host that does not exist contributes no queues and a warning.
+      - A virtual host that does not exist fails the module, with a message naming it and the virtual hosts that
+        exist, as in M(openstack_ops.runbooks.rabbitmq_purge), so that a misspelt name never selects nothing
+        silently.
     type: list
     elements: str
 extends_documentation_fragment:
@@ -161,8 +163,7 @@ totals:
 '''
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq import compile_patterns, name_selected
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.rabbitmq_queues import QueueSelection
 
 
 class RabbitMQQueueInfo(OpsModule):
@@ -176,36 +177,16 @@ class RabbitMQQueueInfo(OpsModule):
     option_families = ('rabbitmq',)
 
     def run(self):
-        include = compile_patterns(self.params['include'], 'include')
-        exclude = compile_patterns(self.params['exclude'], 'exclude')
-        queues = sorted(
-            (queue for queue in self._list_queues() if name_selected(queue['name'], include, exclude)),
-            key=lambda queue: (queue['vhost'], queue['name']),
-        )
+        selection = QueueSelection.from_params(self.params)
+        queues = selection.select(selection.list_queues(self.rabbitmq))
         if self.params['live_consumers'] and queues:
-            counts = self._consumer_counts({queue['vhost'] for queue in queues})
+            counts = self._consumer_counts(selection, {queue['vhost'] for queue in queues})
             for queue in queues:
                 queue['consumers'] = counts.get((queue['vhost'], queue['name']), 0)
         return dict(changed=False, queues=queues, totals=_totals(queues))
 
-    def _vhosts(self):
-        return self.params['vhosts'] or ([self.params['vhost']] if self.params['vhost'] else [])
-
-    def _list_queues(self):
-        if not self._vhosts():
-            return self.rabbitmq.list_queues()
-        queues = []
-        for vhost in dict.fromkeys(self._vhosts()):
-            try:
-                queues.extend(self.rabbitmq.list_queues(vhost))
-            except ApiError as error:
-                if error.status != 404:
-                    raise
-                self.warn(f'Virtual host {vhost!r} does not exist.')
-        return queues
-
-    def _consumer_counts(self, vhosts):
-        if not self._vhosts():   # every vhost was listed: one request for all
+    def _consumer_counts(self, selection, vhosts):
+        if not selection.vhosts:   # every vhost was listed: one request for all
             return self.rabbitmq.consumer_counts()
         counts = {}
         for vhost in sorted(vhosts):

@@ -2,14 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+import http.server
 import json
 import os
 import pathlib
 import subprocess
 import sys
 import textwrap
+import threading
 from http.client import RemoteDisconnected
-from urllib.error import URLError
+from urllib.error import HTTPError, URLError
 
 import pytest
 from ansible.module_utils import urls
@@ -149,3 +151,105 @@ def test_plain_http_does_not_import_ansible_urls_and_tls_still_takes_its_context
                          text=True, check=True, timeout=60).stdout
 
     assert json.loads(out) == [False, True]
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'   # keep-alive
+    seen = []
+    connections = []
+
+    def setup(self):
+        super().setup()
+        Recorder.connections.append(self.client_address)
+
+    def log_message(self, *args):
+        pass
+
+    def _answer(self):
+        length = int(self.headers.get('Content-Length') or 0)
+        body = self.rfile.read(length) if length else b''
+        Recorder.seen.append((self.command, self.path, dict(self.headers), body))
+        if self.path.startswith('/missing'):
+            status, payload = 404, b'{"error": "Object Not Found", "reason": "Not Found"}'
+        elif self.headers.get('Accept') == 'application/json' and self.command == 'DELETE':
+            status, payload = 406, b''
+        else:
+            status, payload = (204, b'') if self.command == 'DELETE' else (200, b'{"routed": true}')
+        self.send_response(status)
+        self.send_header('Content-Length', str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_DELETE = _answer
+
+
+@pytest.fixture
+def server():
+    Recorder.seen, Recorder.connections = [], []
+    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f'http://127.0.0.1:{httpd.server_address[1]}'
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def client_for(base):
+    return rabbitmq.RabbitMQClient(base, rabbitmq.KeepAliveSession('admin', 's3cret', headers={
+        'Accept': 'application/json', 'Content-Type': 'application/json'}))
+
+
+def test_one_connection_carries_every_request_with_credentials(server):
+    client = client_for(server)
+
+    client.purge_queue('/', 'conductor')
+    client.purge_queue('nova/prod', 'reply_1')
+    assert client.publish('/', '', 'conductor', 'hello', properties={'headers': {'a': 1}}) is True
+    client.close()
+
+    assert len(Recorder.connections) == 1
+    assert [(method, path) for method, path, _headers, _body in Recorder.seen] == [
+        ('DELETE', '/api/queues/%2F/conductor/contents'),
+        ('DELETE', '/api/queues/nova%2Fprod/reply_1/contents'),
+        ('POST', '/api/exchanges/%2F/amq.default/publish')]
+    assert all(headers['Authorization'] == 'Basic YWRtaW46czNjcmV0' for _m, _p, headers, _b in Recorder.seen)
+    assert json.loads(Recorder.seen[2][3]) == dict(routing_key='conductor', payload='hello', payload_encoding='string',
+                                                   properties={'headers': {'a': 1}})
+
+
+def test_get_messages_asks_for_removal_and_auto_encoding(server):
+    client_for(server).get_messages('cell2', 'compute.cmp1', 500)
+
+    method, path, _headers, body = Recorder.seen[0]
+    assert (method, path) == ('POST', '/api/queues/cell2/compute.cmp1/get')
+    assert json.loads(body) == dict(count=500, ackmode='ack_requeue_false', encoding='auto')
+
+
+def test_http_errors_are_raised_as_urllib_does(server):
+    session = rabbitmq.KeepAliveSession('admin', 's3cret')
+
+    with pytest.raises(HTTPError) as raised:
+        session.open('GET', f'{server}/missing')
+
+    assert raised.value.code == 404
+    assert b'Not Found' in raised.value.read()
+
+
+def test_threads_get_their_own_connections(server):
+    client = client_for(server)
+    threads = [threading.Thread(target=client.purge_queue, args=('/', f'q{i}')) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    client.close()
+
+    assert len(Recorder.seen) == 3
+    assert len(Recorder.connections) == 3
+
+
+def test_an_unreachable_api_is_backend_unavailable():
+    client = client_for('http://127.0.0.1:1')
+
+    with pytest.raises(BackendUnavailable):
+        client.list_vhosts()

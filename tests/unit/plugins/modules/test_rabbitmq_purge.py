@@ -262,16 +262,3 @@ def test_auto_does_not_hide_bad_credentials(run_module, monkeypatch):
     assert rc == 1
     assert result['msg'] == 'RabbitMQ GET /api/overview failed with HTTP 401: Login failed'
     assert 's3cret' not in json.dumps(result)
-
-
-def test_run_bounded_stops_starting_work_after_a_failure():
-    def work(item):
-        if item == 2:
-            raise BackendUnavailable('gone')
-        return item * 10
-
-    done, failed, not_reached = rabbitmq_purge.run_bounded([1, 2, 3, 4], work, 1)
-
-    assert done == [(1, 10)]
-    assert [(item, error.msg) for item, error in failed] == [(2, 'gone')]
-    assert not_reached == [3, 4]

@@ -38,6 +38,7 @@ def broker(monkeypatch, fake_session, make_http_error):
     responses[('GET', f'{BASE}/api/consumers?columns=queue.name,queue.vhost')] = consumers
     missing = f'{BASE}/api/queues/gone{COLUMNS}'
     responses[('GET', missing)] = make_http_error(missing, 404, {'error': 'Object Not Found', 'reason': 'Not Found'})
+    responses[('GET', f'{BASE}/api/vhosts?columns=name')] = [dict(name=vhost) for vhost in BROKER]
     session = fake_session(responses)
     monkeypatch.setattr(rabbitmq, 'connect', lambda params: rabbitmq.RabbitMQClient(BASE, session))
     return session
@@ -89,12 +90,12 @@ def test_vhosts_takes_precedence_over_vhost(run_module, broker):
     assert {vhost for vhost, _name in names(result)} == {'/'}
 
 
-def test_a_missing_vhost_lists_nothing_and_warns(run_module, broker):
+def test_a_missing_vhost_fails_naming_the_vhosts_that_exist(run_module, broker):
     rc, result = run_module(rabbitmq_queue_info.main, dict(LOGIN, vhosts=['gone', 'nova/prod']))
 
-    assert rc == 0
-    assert names(result) == [('nova/prod', 'conductor'), ('nova/prod', 'scheduler')]
-    assert "Virtual host 'gone' does not exist." in json.dumps(result['warnings'])
+    assert rc == 1
+    assert result['msg'] == "Virtual host(s) 'gone' do not exist (the broker has '/', 'nova/prod')"
+    assert result['details'] == {'missing': ['gone']}
 
 
 def test_check_mode_reports_the_same_and_changes_nothing(run_module, broker):
