@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup
 
 from benchmarks.harness import compare
 from tests.lab.config import DB_USERS

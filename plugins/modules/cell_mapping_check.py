@@ -414,7 +414,7 @@ summary:
            "instance_without_mapping": 1, "cell_unreachable": 0, "mapping_without_cell": 0}
 '''
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup, nova_cells
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup, nova_cells
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
 

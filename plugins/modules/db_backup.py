@@ -187,7 +187,7 @@ msg:
   sample: Backed up nova_api, placement to /var/backups/openstack_ops/20261122T031500Z-db1 (2 files, 9.2 KiB)
 '''
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
 

@@ -147,7 +147,7 @@ msg:
   sample: Restored nova_api from backup 20261122T031500Z-db1 into nova_api (32 tables)
 '''
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 

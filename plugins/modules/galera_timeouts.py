@@ -122,7 +122,7 @@ haproxy_timeouts:
   elements: dict
 '''
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import db_timeouts
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_timeouts
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
@@ -144,13 +144,13 @@ class GaleraTimeouts(OpsModule):
             raise OpsError('service_configs and haproxy_sections must each name at least one')
         recycles = []
         for path in self.params['service_configs']:
-            recycles.extend(db_timeouts.recycle_times(_read(path, 'service configuration'), path))
-        timeouts = db_timeouts.haproxy_timeouts(_read(self.params['haproxy_config'], 'haproxy configuration'),
+            recycles.extend(mariadb_timeouts.recycle_times(_read(path, 'service configuration'), path))
+        timeouts = mariadb_timeouts.haproxy_timeouts(_read(self.params['haproxy_config'], 'haproxy configuration'),
                                                 self.params['haproxy_sections'], self.params['haproxy_config'])
         wait_timeout = self.params['wait_timeout']
         if wait_timeout is None:
             wait_timeout = self._server_wait_timeout()
-        holds, msg = db_timeouts.check(recycles, wait_timeout, timeouts)
+        holds, msg = mariadb_timeouts.check(recycles, wait_timeout, timeouts)
         limited = [entry['seconds'] for entry in timeouts if entry['seconds'] is not None]
         result = dict(changed=False, holds=holds, msg=msg, wait_timeout=wait_timeout,
                       connection_recycle_time=max(entry['recycle'] for entry in recycles),

@@ -15,7 +15,7 @@ from tests.integration.ansible_runner import COLLECTIONS, run_module, run_playbo
 from tests.lab.config import CONTROLLERS, DB_USERS, REPO_ROOT
 
 sys.path.insert(0, str(COLLECTIONS))
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup  # noqa: E402
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup  # noqa: E402
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import UnsafeToProceed  # noqa: E402
 
 PROJECT = {"project_id": "p-incident", "user_id": "u-incident"}

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup, mariadb
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb, mariadb_backup as backup
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 from ansible_collections.openstack_ops.runbooks.plugins.modules import db_backup, db_restore
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
 
 NOW = datetime.datetime(2026, 11, 22, 3, 15, tzinfo=datetime.timezone.utc)
