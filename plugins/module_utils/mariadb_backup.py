@@ -66,9 +66,9 @@ def guard(server, databases, params, check_mode=False, now=None):
     """
     if params.get('take_backup'):
         if check_mode:
-            return dict(id=None, databases=list(databases), check_mode=True,
+            return dict(id=None, databases=list(databases), check_mode=True, age_seconds=None,
                         msg='check mode: a backup would be taken first; nothing was dumped')
-        return take_backup(params['backup_dir'], databases, server, now=now)
+        return dict(take_backup(params['backup_dir'], databases, server, now=now), age_seconds=0)
     return require_fresh_backup(params['backup_dir'], databases,
                                 max_age_seconds=params.get('backup_max_age', DEFAULT_MAX_AGE), now=now)
 

@@ -181,7 +181,10 @@ EXAMPLES = r'''
 
 RETURN = r'''
 backup:
-  description: The manifest of the backup the repair relied on (or took), as written by the db_backup tooling.
+  description:
+    - The manifest of the backup the repair relied on (or took), as written by the db_backup tooling, with
+      C(age_seconds), its age when the repair started (V(0) for the backup O(take_backup) just took; null in check
+      mode with O(take_backup), where none is taken).
   returned: when repairs were planned
   type: dict
   sample: {"id": "20240101T000000Z-db1", "databases": ["nova_api"], "age_seconds": 42}

@@ -104,7 +104,7 @@ def test_guard_takes_a_backup_itself_only_when_told(tmp_path, monkeypatch):
 
     assert backup.guard(server, ['nova_api'], params, check_mode=True)['id'] is None
     assert not taken
-    assert backup.guard(server, ['nova_api'], params)['id'] == 'new'
+    assert backup.guard(server, ['nova_api'], params) == dict(id='new', age_seconds=0)   # just taken
     assert taken[0] == (str(tmp_path), ['nova_api'], server)
 
 

@@ -181,6 +181,7 @@ def test_archive_then_republish_puts_the_same_messages_back_once(run_module, bro
     republish = dict(LOGIN, action='republish', archive_path=archive['path'])
     _rc, planned = run_module(rabbitmq_purge.main, dict(republish, _ansible_check_mode=True))
     assert planned['changed'] is True and planned['totals']['republished'] == 7
+    assert planned['msg'].startswith(f"Would publish 7 messages of {pathlib.Path(archive['path']).name}")
     assert not [call for call in broker.calls if call[0] == 'publish']
 
     _rc, restored = run_module(rabbitmq_purge.main, republish)
@@ -191,6 +192,9 @@ def test_archive_then_republish_puts_the_same_messages_back_once(run_module, bro
 
     _rc, again = run_module(rabbitmq_purge.main, republish)
     assert again['changed'] is False
+    # the totals count what is published in all; the message says this run published nothing, and why
+    assert again['totals']['republished'] == 7
+    assert again['msg'].startswith('Nothing published: the 7 messages of') and 'earlier run' in again['msg']
     assert broker.queues[('/', 'conductor')]['bodies'] == ['c0', 'c1', 'c2']
 
 
