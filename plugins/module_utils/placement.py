@@ -1,15 +1,18 @@
 # Copyright: Contributors to the openstack_ops.runbooks collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""OpenStack options, an openstacksdk connection, and raw Placement calls.
+"""OpenStack options, an openstacksdk connection, and the Placement API: its calls, microversion, paths and conflict retry.
 
 Placement is called through the SDK's placement proxy (a keystoneauth Adapter)
 with an explicit microversion per call, so behaviour does not depend on which
-Placement resources the installed openstacksdk happens to model.
+Placement resources the installed openstacksdk happens to model. The audit, the
+fit check and the clean name their microversion and paths from here, so that
+what the collection asks of Placement is written down once.
 """
 
 import importlib.util
 import traceback
+from urllib.parse import quote
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, OpsError
 
@@ -49,7 +52,24 @@ _SDK_KEYWORDS = dict(
     api_timeout='api_timeout',
 )
 
+# Yoga and later: consumer types exist, and every read and write of the audit, fit check and clean is valid at it.
+MICROVERSION = '1.38'
+
+# The error code of a generation conflict: another writer changed the provider or consumer since it was read.
 CONCURRENT_UPDATE = 'placement.concurrent_update'
+
+RESOURCE_PROVIDERS = '/resource_providers'
+ALLOCATION_CANDIDATES = '/allocation_candidates'
+
+
+def provider_path(provider_uuid, part):
+    """/resource_providers/{uuid}/{part}: a provider's ``inventories``, ``allocations`` or ``aggregates``."""
+    return f"{RESOURCE_PROVIDERS}/{quote(provider_uuid, safe='')}/{part}"
+
+
+def consumer_path(consumer_uuid):
+    """/allocations/{uuid}: every allocation of one consumer, read and written whole."""
+    return f"/allocations/{quote(consumer_uuid, safe='')}"
 
 
 def load_sdk():

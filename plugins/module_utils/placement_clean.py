@@ -6,17 +6,20 @@
 Every write is a PUT /allocations/{consumer} carrying the consumer generation read
 just before it, so a concurrent writer makes Placement answer 409 instead of the
 change silently overwriting theirs; the consumer is then re-read, re-classified and
-planned again, a bounded number of times.
+planned again, a bounded number of times (placement.retry_on_conflict).
+
+A clean is planned once, as change records (plan_changes): check mode returns them,
+and Cleaner.apply executes them, so what a check run shows is what a real run does.
 """
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import allocation_backup
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, OpsError, UnsafeToProceed
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement import CONCURRENT_UPDATE
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_audit import (
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement_backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, UnsafeToProceed
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement import (
     MICROVERSION,
-    Classifier,
     consumer_path,
+    retry_on_conflict,
 )
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_classify import Classifier
 
 
 def plan_clean(audit_result, classes, only_consumers=None):
@@ -32,6 +35,37 @@ def plan_clean(audit_result, classes, only_consumers=None):
     return plan
 
 
+def held_allocations(audit_result):
+    """{consumer: {provider uuid: resources}}: every allocation of the audit's consumers, as it was read."""
+    return {consumer['uuid']: {a['provider_uuid']: a['resources'] for a in consumer['allocations']}
+            for consumer in audit_result['consumers']}
+
+
+def plan_changes(audit_result, plan):
+    """The change record of each consumer of ``plan`` (plan_clean), from the allocations the audit read.
+
+    This list is what check mode returns and what Cleaner.apply executes; apply returns the same records
+    with the attempts made, re-planned from Placement's answer when a consumer changed since the audit.
+    """
+    held = held_allocations(audit_result)
+    return [change_record(consumer, held[consumer], remove) for consumer, remove in sorted(plan.items())]
+
+
+def change_record(consumer, held, remove, attempts=0):
+    """What removing ``remove`` ({provider: classification}) from the ``held`` allocations does to a consumer."""
+    keep = {provider: resources for provider, resources in held.items() if provider not in remove}
+    return dict(consumer_uuid=consumer, attempts=attempts,
+                action='trimmed' if keep else 'deleted',
+                removed={provider: dict(resources=held[provider], classification=classification)
+                         for provider, classification in sorted(remove.items())},
+                kept=keep)
+
+
+def _removals(change):
+    """{provider: classification} a change record removes."""
+    return {provider: removed['classification'] for provider, removed in change['removed'].items()}
+
+
 def _flatten(allocations):
     return {provider: body['resources'] for provider, body in (allocations or {}).items()}
 
@@ -44,8 +78,18 @@ def _put(client, consumer, current, allocations):
     ), MICROVERSION)
 
 
-def _is_generation_conflict(error):
-    return isinstance(error, ApiError) and error.status == 409 and CONCURRENT_UPDATE in error.details.get('codes', ())
+def _retrying(first, reread, write, retries):
+    """write(read, attempt) on ``first``, then on reread() after each generation conflict (retry_on_conflict).
+
+    ``first`` is the read made just before (the one backed up), so the first write carries its generation
+    and the backup holds exactly what that write replaces.
+    """
+    reads = []
+
+    def attempt():
+        reads.append(reread() if reads else first)
+        return write(reads[-1], len(reads))
+    return retry_on_conflict(attempt, retries)
 
 
 class Cleaner:
@@ -62,51 +106,54 @@ class Cleaner:
     def read(self, consumer):
         return self.client.get(consumer_path(consumer), MICROVERSION)
 
-    def apply(self, plan):
-        """Back up every planned consumer, then trim each; returns the list of changes made."""
-        current = {consumer: self.read(consumer) for consumer in sorted(plan)}
+    def apply(self, changes):
+        """Back up every planned consumer, then trim each; returns the change records of what was done.
+
+        ``changes`` are the records plan_changes made (what check mode returns).
+        """
+        changes = sorted(changes, key=lambda change: change['consumer_uuid'])
+        current = {change['consumer_uuid']: self.read(change['consumer_uuid']) for change in changes}
         self._backup(current)
-        changes = []
-        for consumer in sorted(plan):
-            change = self._clean_one(consumer, current[consumer], plan[consumer])
-            if change:
-                changes.append(change)
-        return changes
+        done = []
+        for change in changes:
+            record = self._clean_one(change, current[change['consumer_uuid']])
+            if record:
+                done.append(record)
+        return done
 
     def _backup(self, allocations):
-        path, digest = allocation_backup.write(
-            self.backup_dir, {consumer: allocation_backup.snapshot(body) for consumer, body in allocations.items()})
+        path, digest = placement_backup.write(
+            self.backup_dir, {consumer: placement_backup.snapshot(body) for consumer, body in allocations.items()})
         self.backups.append(dict(path=path, checksum=digest, consumers=len(allocations)))
 
-    def _clean_one(self, consumer, current, remove):
-        for attempt in range(1, self.retries + 2):
-            held = _flatten(current.get('allocations'))
+    def _clean_one(self, change, current):
+        """The change made to one consumer, or None when nothing planned is left to remove."""
+        consumer = change['consumer_uuid']
+
+        def reread():
+            fresh = self.read(consumer)
+            self._backup({consumer: fresh})
+            return fresh, self.reclassify(consumer, _flatten(fresh.get('allocations')))
+
+        def write(read, attempt):
+            fresh, remove = read
+            held = _flatten(fresh.get('allocations'))
             remove = {provider: classification for provider, classification in remove.items() if provider in held}
             if not remove:
                 return None
-            keep = {provider: resources for provider, resources in held.items() if provider not in remove}
-            try:
-                _put(self.client, consumer, current, keep)
-            except ApiError as error:
-                if not _is_generation_conflict(error) or attempt > self.retries:
-                    raise
-                current = self.read(consumer)
-                self._backup({consumer: current})
-                remove = self.reclassify(consumer, _flatten(current.get('allocations')))
-                continue
-            return dict(consumer_uuid=consumer, attempts=attempt,
-                        action='trimmed' if keep else 'deleted',
-                        removed={provider: dict(resources=held[provider], classification=classification)
-                                 for provider, classification in sorted(remove.items())},
-                        kept=keep)
-        return None
+            record = change_record(consumer, held, remove, attempt)
+            _put(self.client, consumer, fresh, record['kept'])
+            return record
+        return _retrying((current, _removals(change)), reread, write, self.retries)
 
 
-def reclassifier(placement_state, read_nova, grace_period, classes):
-    """A function that re-reads Nova for one consumer and says which of its allocations to remove."""
+def reclassifier(placement_state, nova, grace_period, classes):
+    """A function that re-reads Nova for one consumer and says which of its allocations to remove.
+
+    ``nova`` is a placement_nova_state.NovaSource: where Nova is read, not how.
+    """
     def reclassify(consumer, allocations):
-        nova = read_nova([consumer])
-        classifier = Classifier(placement_state, nova, grace_period)
+        classifier = Classifier(placement_state, nova.read([consumer]), grace_period)
         remove = {}
         for provider in allocations:
             if provider not in placement_state.providers:
@@ -158,19 +205,15 @@ class Restorer:
         return restored, failed
 
     def _restore_one(self, consumer, current, snapshot):
+        """How many writes restoring one consumer took, or None when it already holds the backup's allocations."""
         wanted = _flatten(snapshot['allocations'])
-        for attempt in range(1, self.retries + 2):
-            if _flatten(current.get('allocations')) == wanted:
+
+        def write(fresh, attempt):
+            if _flatten(fresh.get('allocations')) == wanted:
                 return None
-            body = dict(current, project_id=snapshot['project_id'] or current.get('project_id'),
-                        user_id=snapshot['user_id'] or current.get('user_id'),
-                        consumer_type=snapshot.get('consumer_type') or current.get('consumer_type'))
-            try:
-                _put(self.client, consumer, body, wanted)
-            except ApiError as error:
-                if not _is_generation_conflict(error) or attempt > self.retries:
-                    raise
-                current = self.read(consumer)
-                continue
+            body = dict(fresh, project_id=snapshot['project_id'] or fresh.get('project_id'),
+                        user_id=snapshot['user_id'] or fresh.get('user_id'),
+                        consumer_type=snapshot.get('consumer_type') or fresh.get('consumer_type'))
+            _put(self.client, consumer, body, wanted)
             return attempt
-        raise OpsError(f'Consumer {consumer} kept changing while it was restored')
+        return _retrying(current, lambda: self.read(consumer), write, self.retries)

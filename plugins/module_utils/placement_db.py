@@ -13,7 +13,7 @@ the ids os-resource-classes gives them), custom ones have ids from 10000.
 """
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_audit import (
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_state import (
     SHARING_TRAIT,
     PlacementState,
     select_providers,

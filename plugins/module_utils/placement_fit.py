@@ -10,7 +10,11 @@ other provider tree is worked out from its inventories and usage, class by class
 import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_audit import MICROVERSION
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement import (
+    ALLOCATION_CANDIDATES,
+    MICROVERSION,
+    RESOURCE_PROVIDERS,
+)
 
 _RESOURCE = re.compile(r'^\s*([A-Z][A-Z0-9_]*)\s*[:=]\s*(\d+)\s*$')
 _TRAIT = re.compile(r'^[A-Z][A-Z0-9_]*$')
@@ -67,14 +71,14 @@ def fit(client, state, resources, required_traits):
     params = {'resources': ','.join(f'{name}:{amount}' for name, amount in sorted(resources.items()))}
     if required_traits:
         params['required'] = ','.join(required_traits)
-    answer = client.get('/allocation_candidates', MICROVERSION, params=params)
+    answer = client.get(ALLOCATION_CANDIDATES, MICROVERSION, params=params)
     placed_on = set()
     for request in answer['allocation_requests']:
         placed_on.update(request['allocations'])
     with_traits = None
     if required_traits:
         with_traits = {rp['uuid'] for rp in client.get(
-            '/resource_providers', MICROVERSION, params={'required': ','.join(required_traits)})['resource_providers']}
+            RESOURCE_PROVIDERS, MICROVERSION, params={'required': ','.join(required_traits)})['resource_providers']}
 
     trees = {}
     for uuid, provider in state.providers.items():

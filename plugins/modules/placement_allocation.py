@@ -339,11 +339,14 @@ import os.path
 import uuid
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import (
-    allocation_backup,
+    placement_backup,
     placement_audit,
+    placement_classify,
     placement_clean,
     placement_db,
     placement_fit,
+    placement_nova_state,
+    placement_state,
 )
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
@@ -354,8 +357,8 @@ class PlacementAllocation(OpsModule):
         action=dict(type='str', choices=['audit', 'clean', 'fit', 'restore'], default='audit'),
         backup_dir=dict(type='path'),
         backup_file=dict(type='path'),
-        clean_classes=dict(type='list', elements='str', choices=list(placement_audit.CLEANABLE),
-                           default=list(placement_audit.CLEANABLE)),
+        clean_classes=dict(type='list', elements='str', choices=list(placement_classify.CLEANABLE),
+                           default=list(placement_classify.CLEANABLE)),
         concurrency=dict(type='int', default=8),
         consumers=dict(type='list', elements='str'),
         flavor=dict(type='str'),
@@ -411,21 +414,20 @@ class PlacementAllocation(OpsModule):
         """Placement, and at the same time (in a thread of its own) what Nova knows about its consumers."""
         if self.params['placement_database']:
             state = placement_db.read(self.nova_db.sibling(self.params['placement_database']), providers)
-            return state, self._read_nova(state.consumers())
-        feed = placement_audit.NovaFeed(lambda: placement_audit.NovaState.open(self.nova_db, self._cell_override()))
+            return state, self._nova_source().read(state.consumers())
+        feed = placement_nova_state.NovaFeed(self._nova_source())
         try:
-            state = placement_audit.PlacementState.read(
+            state = placement_state.PlacementState.read(
                 self.placement, providers, self.params['concurrency'], on_allocations=feed.put)
         except BaseException:
             feed.stop()
             raise
         return state, feed.result()
 
-    def _read_nova(self, consumer_uuids):
-        return placement_audit.NovaState.read(self.nova_db, consumer_uuids, self._cell_override())
-
-    def _cell_override(self):
-        return {'host': self.params['nova_cell_host']} if self.params['nova_cell_host'] else None
+    def _nova_source(self):
+        """Where Nova is read: the nova_api connection, and the host that replaces the cells' when set."""
+        override = {'host': self.params['nova_cell_host']} if self.params['nova_cell_host'] else None
+        return placement_nova_state.NovaSource(self.nova_db, override)
 
     def _fit_request(self):
         """(resources, required traits) of the fit check, checked before anything is read."""
@@ -440,33 +442,28 @@ class PlacementAllocation(OpsModule):
         only = set(self.params['consumers']) if self.params['consumers'] is not None else None
         plan = placement_clean.plan_clean(audit, classes, only)
         placement_clean.enforce_cap(plan, self.params['max_changes'])
-        held = {consumer['uuid']: {a['provider_uuid']: a['resources'] for a in consumer['allocations']}
-                for consumer in audit['consumers']}
-        if self.check_mode:
-            changes = [dict(consumer_uuid=consumer, attempts=0,
-                            action='deleted' if set(remove) == set(held[consumer]) else 'trimmed',
-                            removed={rp: dict(resources=held[consumer][rp], classification=classification)
-                                     for rp, classification in sorted(remove.items())},
-                            kept={rp: res for rp, res in held[consumer].items() if rp not in remove})
-                       for consumer, remove in sorted(plan.items())]
-            result = dict(changed=bool(changes), audit=audit, changes=changes, backups=[])
-        else:
+        # Check mode returns these change records; a real run executes them.
+        changes = placement_clean.plan_changes(audit, plan)
+        backups = []
+        if not self.check_mode:
             cleaner = placement_clean.Cleaner(
                 self.placement, classes,
-                placement_clean.reclassifier(state, self._read_nova, self.params['grace_period'], classes),
+                placement_clean.reclassifier(state, self._nova_source(), self.params['grace_period'], classes),
                 self.params['backup_dir'], self.params['retries'])
-            changes = cleaner.apply(plan) if plan else []
-            result = dict(changed=bool(changes), audit=audit, changes=changes, backups=cleaner.backups)
+            changes = cleaner.apply(changes) if changes else []
+            backups = cleaner.backups
+        result = dict(changed=bool(changes), audit=audit, changes=changes, backups=backups)
         if self.params['report'] == placement_audit.SUMMARY:
             result['audit'] = placement_audit.summarize(audit)
         if self.diff_mode:
+            held = placement_clean.held_allocations(audit)
             result['diff'] = dict(
                 before={change['consumer_uuid']: held[change['consumer_uuid']] for change in changes},
                 after={change['consumer_uuid']: change['kept'] for change in changes})
         return result
 
     def _restore(self):
-        document = allocation_backup.read(self.params['backup_file'])
+        document = placement_backup.read(self.params['backup_file'])
         saved = document['consumers']
         if self.params['consumers'] is not None:
             missing = sorted(set(self.params['consumers']) - set(saved))
@@ -480,8 +477,8 @@ class PlacementAllocation(OpsModule):
             restored = [dict(consumer_uuid=consumer, attempts=0) for consumer in sorted(plan)]
         elif plan:
             backup_dir = self.params['backup_dir'] or _directory_of(self.params['backup_file'])
-            path, digest = allocation_backup.write(
-                backup_dir, {consumer: allocation_backup.snapshot(current) for consumer, (current, _saved) in plan.items()})
+            path, digest = placement_backup.write(
+                backup_dir, {consumer: placement_backup.snapshot(current) for consumer, (current, _saved) in plan.items()})
             backups.append(dict(path=path, checksum=digest, consumers=len(plan)))
             restored, failed = restorer.apply(plan)
         else:

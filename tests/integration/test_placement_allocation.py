@@ -22,7 +22,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / ".build" / 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import (  # noqa: E402
     placement,
     placement_audit,
+    placement_classify,
     placement_clean,
+    placement_nova_state,
+    placement_state,
 )
 
 MEMORY_EACH = 144          # 79 consumers * 144 MB + one MEMORY_MB-only consumer of 50 MB = 11426 MB
@@ -362,7 +365,7 @@ def test_nested_custom_class_sharing_and_building_compared_with_nova_manage(tric
     rc, flagged = nova_manage_audit(lab)
     assert rc == 3
     # Every allocation nova-manage would delete that we also call dead, we do...
-    cleanable = {key for key, classification in ours.items() if classification in placement_audit.CLEANABLE}
+    cleanable = {key for key, classification in ours.items() if classification in placement_classify.CLEANABLE}
     assert flagged - cleanable == {
         # ...except what it gets wrong: a live instance's disk on a sharing provider (its root is not a
         # compute node, so it sees no instances there), and an instance still being built.
@@ -468,23 +471,21 @@ def test_a_concurrent_writer_causes_a_409_that_is_re_read_and_retried(clean_lab,
     conn = __import__("openstack").connect(auth_type="admin_token",
                                            auth={"endpoint": lab.cfg.placement_endpoint, "token": "admin"})
     client = RacingClient(placement.PlacementClient(conn), lab, victim, rps["compute2"])
-    state = placement_audit.PlacementState.read(client)
+    state = placement_state.PlacementState.read(client)
     nova_db = __import__("ansible_collections.openstack_ops.runbooks.plugins.module_utils.nova_db",
                          fromlist=["connect"]).connect(dict(
                              login_db="nova_api", connect_timeout=10, config_file=None, login_unix_socket=None,
                              login_host="127.0.0.1", login_port=lab.cfg.port("mariadb"), login_user="ops",
                              login_password=DB_USERS["ops"], ca_cert=None, client_cert=None, client_key=None))
 
-    def read_nova(consumers):
-        return placement_audit.NovaState.read(nova_db, consumers)
-
-    audit = placement_audit.audit(state, read_nova(state.consumers()), 3600)
-    plan = placement_clean.plan_clean(audit, placement_audit.CLEANABLE)
+    nova = placement_nova_state.NovaSource(nova_db)
+    audit = placement_audit.audit(state, nova.read(state.consumers()), 3600)
+    plan = placement_clean.plan_clean(audit, placement_classify.CLEANABLE)
     assert plan == {victim: {rps["compute1"]: "orphan"}}
-    cleaner = placement_clean.Cleaner(client, placement_audit.CLEANABLE,
-                                      placement_clean.reclassifier(state, read_nova, 3600, placement_audit.CLEANABLE),
+    cleaner = placement_clean.Cleaner(client, placement_classify.CLEANABLE,
+                                      placement_clean.reclassifier(state, nova, 3600, placement_classify.CLEANABLE),
                                       str(tmp_path))
-    [change] = cleaner.apply(plan)
+    [change] = cleaner.apply(placement_clean.plan_changes(audit, plan))
     nova_db.close()
     assert client.statuses == [409]
     assert change["attempts"] == 2 and change["action"] == "deleted"

@@ -1,0 +1,162 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""placement_clean: the plan, its change records, and generation-safe writes against a fake Placement."""
+
+import json
+
+import pytest
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement_classify, placement_clean
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, UnsafeToProceed
+
+CLEANABLE = placement_classify.CLEANABLE
+
+
+def test_plan_clean_takes_only_the_chosen_classes_and_consumers():
+    audit = dict(consumers=[
+        dict(uuid='a', allocations=[dict(provider_uuid='cn1', classification='stale_source'),
+                                    dict(provider_uuid='cn2', classification='active')]),
+        dict(uuid='b', allocations=[dict(provider_uuid='cn1', classification='orphan')]),
+        dict(uuid='c', allocations=[dict(provider_uuid='cn1', classification='building')]),
+    ])
+    assert placement_clean.plan_clean(audit, CLEANABLE) == {
+        'a': {'cn1': 'stale_source'}, 'b': {'cn1': 'orphan'}}
+    assert placement_clean.plan_clean(audit, ['orphan'], only_consumers={'a'}) == {}
+    with pytest.raises(UnsafeToProceed, match='would change 2 consumers, more than max_changes=1'):
+        placement_clean.enforce_cap({'a': {}, 'b': {}}, 1)
+
+
+def allocation(**resources_by_provider):
+    return dict(allocations={rp: {'resources': resources} for rp, resources in resources_by_provider.items()},
+                consumer_generation=1, project_id='p', user_id='u', consumer_type='INSTANCE')
+
+
+class FakePlacement:
+    """Placement holding consumers' allocations; conflicts[consumer] PUTs answer a generation conflict first."""
+
+    def __init__(self, consumers, conflicts=None):
+        self.consumers = consumers
+        self.conflicts = dict(conflicts or {})
+        self.puts = []
+
+    def get(self, path, microversion, params=None):
+        return json.loads(json.dumps(self.consumers[path.rsplit('/', 1)[1]]))
+
+    def put(self, path, body, microversion):
+        consumer = path.rsplit('/', 1)[1]
+        self.puts.append((consumer, body))
+        if self.conflicts.get(consumer):
+            self.conflicts[consumer] -= 1
+            self.consumers[consumer]['consumer_generation'] += 1
+            raise ApiError('conflict', status=409, body='', codes=['placement.concurrent_update'])
+        self.consumers[consumer]['allocations'] = body['allocations']
+
+
+def audit_of(placement, classifications):
+    """The audit's consumers as they read from ``placement``, classified per provider."""
+    return dict(consumers=[
+        dict(uuid=consumer, allocations=[
+            dict(provider_uuid=rp, classification=classifications[consumer].get(rp, 'active'),
+                 resources=body['resources'])
+            for rp, body in placement.consumers[consumer]['allocations'].items()])
+        for consumer in sorted(classifications)])
+
+
+def test_check_mode_returns_the_change_records_that_apply_executes(tmp_path):
+    placement = FakePlacement({'a': allocation(cn1={'VCPU': 1}, cn2={'VCPU': 1}), 'b': allocation(cn1={'VCPU': 2})})
+    audit = audit_of(placement, {'a': {'cn1': 'stale_source'}, 'b': {'cn1': 'orphan'}})
+    changes = placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, CLEANABLE))
+
+    assert changes == [
+        dict(consumer_uuid='a', attempts=0, action='trimmed',
+             removed={'cn1': dict(resources={'VCPU': 1}, classification='stale_source')}, kept={'cn2': {'VCPU': 1}}),
+        dict(consumer_uuid='b', attempts=0, action='deleted',
+             removed={'cn1': dict(resources={'VCPU': 2}, classification='orphan')}, kept={})]
+
+    cleaner = placement_clean.Cleaner(placement, CLEANABLE, lambda consumer, held: {}, str(tmp_path))
+    done = cleaner.apply(changes)
+
+    assert done == [dict(change, attempts=1) for change in changes]
+    assert [(consumer, body['allocations']) for consumer, body in placement.puts] == [
+        ('a', {'cn2': {'resources': {'VCPU': 1}}}), ('b', {})]
+    assert [backup['consumers'] for backup in cleaner.backups] == [2]
+
+
+class ConflictOnce:
+    """Placement that answers the first PUT with a generation conflict."""
+
+    def __init__(self):
+        self.allocation = dict(allocations={'cn1': {'resources': {'VCPU': 1}}, 'cn2': {'resources': {'VCPU': 1}}},
+                               consumer_generation=1, project_id='p', user_id='u', consumer_type='INSTANCE')
+        self.puts = []
+
+    def get(self, path, microversion, params=None):
+        return json.loads(json.dumps(self.allocation))
+
+    def put(self, path, body, microversion):
+        self.puts.append(body)
+        if len(self.puts) == 1:
+            self.allocation['consumer_generation'] = 2
+            raise ApiError('conflict', status=409, body='', codes=['placement.concurrent_update'])
+        self.allocation['allocations'] = body['allocations']
+
+
+def planned(consumer, remove):
+    """The change record the plan makes for ConflictOnce's consumer."""
+    return placement_clean.change_record(consumer, {'cn1': {'VCPU': 1}, 'cn2': {'VCPU': 1}}, remove)
+
+
+def test_a_generation_conflict_is_re_read_re_classified_and_retried(tmp_path):
+    client = ConflictOnce()
+    decided = []
+
+    def reclassify(consumer, allocations):
+        decided.append(sorted(allocations))
+        return {'cn2': 'stale_source'}   # after the re-read, a different part is stale
+
+    cleaner = placement_clean.Cleaner(client, placement_classify.CLEANABLE, reclassify, str(tmp_path))
+    [change] = cleaner.apply([planned('a', {'cn1': 'stale_source'})])
+
+    assert [put['consumer_generation'] for put in client.puts] == [1, 2]
+    assert decided == [['cn1', 'cn2']]
+    assert change['attempts'] == 2 and set(change['removed']) == {'cn2'}
+    assert client.allocation['allocations'] == {'cn1': {'resources': {'VCPU': 1}}}
+    assert len(cleaner.backups) == 2
+
+
+def test_conflicts_stop_after_the_retries():
+    client = ConflictOnce()
+
+    def always_conflict(path, body, microversion):
+        raise ApiError('conflict', status=409, body='', codes=['placement.concurrent_update'])
+
+    client.put = always_conflict
+    cleaner = placement_clean.Cleaner(client, placement_classify.CLEANABLE, lambda c, a: {'cn1': 'orphan'},
+                                      '/nonexistent/never', retries=0)
+    cleaner._backup = lambda allocations: None
+    with pytest.raises(ApiError):
+        cleaner.apply([planned('a', {'cn1': 'orphan'})])
+
+
+def test_a_consumer_whose_planned_part_is_gone_is_left_alone(tmp_path):
+    client = FakePlacement({'a': allocation(cn2={'VCPU': 1})})
+    cleaner = placement_clean.Cleaner(client, CLEANABLE, lambda c, a: {}, str(tmp_path))
+
+    assert cleaner.apply([placement_clean.change_record('a', {'cn1': {'VCPU': 1}}, {'cn1': 'orphan'})]) == []
+    assert client.puts == [] and len(cleaner.backups) == 1
+
+
+def test_a_restore_retries_a_conflict_and_skips_a_consumer_already_back():
+    saved = {'a': allocation(cn1={'VCPU': 1}), 'b': allocation(cn1={'VCPU': 2})}
+    client = FakePlacement({'a': allocation(), 'b': allocation()}, conflicts={'a': 1})
+    restorer = placement_clean.Restorer(client)
+    plan = restorer.plan(saved)
+    client.consumers['b']['allocations'] = saved['b']['allocations']     # put back by someone else meanwhile
+    client.conflicts['b'] = 1
+
+    restored, failed = restorer.apply(plan)
+
+    assert restored == [dict(consumer_uuid='a', attempts=2)] and failed == []
+    assert client.consumers['a']['allocations'] == saved['a']['allocations']
+    assert [consumer for consumer, _body in client.puts] == ['a', 'a', 'b']
