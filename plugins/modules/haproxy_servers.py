@@ -111,7 +111,7 @@ changed_servers:
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.haproxy import AdminSocket
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.haproxy_socket import AdminSocket
 
 # state option -> the admin state asked of haproxy
 ADMIN_STATES = {'disabled': 'maint', 'enabled': 'ready'}

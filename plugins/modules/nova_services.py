@@ -19,7 +19,7 @@ author:
 options:
   units:
     description:
-      - Each nova service and the unit names it may have, tried in order.
+      - Each nova service and the unit names it may have (a name or a list of names), tried in order.
     type: dict
     required: true
   config:
@@ -73,8 +73,7 @@ class NovaServices(OpsModule):
     module_kwargs = dict(supports_check_mode=True)
 
     def run(self):
-        wanted = {service: [names] if isinstance(names, str) else list(names)
-                  for service, names in self.params['units'].items()}
+        wanted = {service: _unit_names(service, names) for service, names in self.params['units'].items()}
         candidates = [name for names in wanted.values() for name in names]
         shown = self._show(candidates) if candidates else {}
         # systemd's monotonic clock to wall time, to compare a start with the file's mtime
@@ -106,9 +105,14 @@ class NovaServices(OpsModule):
         rc, out, err = self.module.run_command(command)
         if rc != 0:
             raise OpsError(f'systemctl show failed (rc={rc}): {err.strip()}')
+        blocks = [dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+                  for block in out.strip().split('\n\n')]
+        if len(blocks) == len(names):
+            # One block per unit asked for, in that order: an alias is answered under the unit it names (its Id),
+            # so the order, not the Id, says which candidate a block belongs to.
+            return dict(zip(names, blocks))
         shown = {}
-        for block in out.strip().split('\n\n'):
-            props = dict(line.split('=', 1) for line in block.splitlines() if '=' in line)
+        for props in blocks:
             if props.get('Id'):
                 shown[props['Id'][:-len('.service')] if props['Id'].endswith('.service') else props['Id']] = props
         return shown
@@ -117,6 +121,15 @@ class NovaServices(OpsModule):
     def _wall_minus_monotonic():
         # Python's monotonic clock is CLOCK_MONOTONIC on Linux, the one systemd stamps with
         return time.time() - time.monotonic()
+
+
+def _unit_names(service, names):
+    """The candidate unit names of one service: a name or a list of names, checked."""
+    if isinstance(names, str):
+        names = [names]
+    if not isinstance(names, list) or not all(isinstance(name, str) and name for name in names):
+        raise OpsError(f'units: {service} must be a unit name or a list of unit names, not {names!r}')
+    return names
 
 
 def main():

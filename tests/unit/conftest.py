@@ -9,21 +9,24 @@ from urllib.error import HTTPError
 
 import pytest
 
-from ansible.module_utils._internal import _traceback
 from ansible.module_utils.testing import patch_module_args
+
+# What the controller sends a module when tracebacks are on for errors (ANSIBLE_DISPLAY_TRACEBACK=error).
+# ansible-core reads it from the first module's arguments and keeps it for the process, so every module a
+# test builds under patch_module_args must be given it: run_module does, and so must a test that builds one itself.
+TRACEBACKS_FOR_ERRORS = {'_ansible_tracebacks_for': ['error']}
 
 
 @pytest.fixture
-def run_module(capsys, monkeypatch):
+def run_module(capsys):
     """Call a module entry point with the given arguments.
 
     Returns the exit code and the parsed JSON result. Tracebacks are enabled so
     tests can check what the ``exception`` field of a failure reveals.
     """
-    monkeypatch.setattr(_traceback, '_module_tracebacks_enabled_events', frozenset([_traceback.TracebackEvent.ERROR]))
 
     def run(entry_point, args):
-        with patch_module_args(args), pytest.raises(SystemExit) as exit_info:
+        with patch_module_args({**TRACEBACKS_FOR_ERRORS, **args}), pytest.raises(SystemExit) as exit_info:
             entry_point()
         return exit_info.value.code, json.loads(capsys.readouterr().out)
 

@@ -1,6 +1,9 @@
 # Copyright: Contributors to the openstack_ops.runbooks collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+"""haproxy_config: sections, the lines in them, and rewriting one line while keeping its layout."""
+
+import pytest
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
 
@@ -38,3 +41,83 @@ def test_indent_of_a_section_is_its_first_line_or_four_spaces():
     sections = cfg.parse(LINES)
     assert cfg.indent_of(LINES, sections[0]) == '  '
     assert cfg.indent_of(LINES, sections[3]) == cfg.DEFAULT_INDENT
+
+
+CONFIG = """\
+# haproxy.cfg, written by kolla-ansible
+#   backend old_api   (a comment, not a section)
+
+global
+    daemon
+defaults
+    timeout connect 5s
+    timeout client 1m   # was 30s
+frontend public
+    default_backend nova_api
+    use_backend placement_api if { path_beg /placement }
+backend nova_api
+
+    # the API servers
+  option httpchk GET /
+    balance url_param userid check_post
+    timeout server 2m
+    timeout server 3m
+    server ctl1 10.0.0.11:8774 check
+
+""".splitlines(keepends=True)
+
+
+def test_lines_before_the_first_section_are_in_none_and_blank_lines_after_one_are_in_it():
+    sections = cfg.parse(CONFIG)
+
+    assert [(s.kind, s.name, s.header, s.end) for s in sections] == [
+        ('global', None, 3, 5), ('defaults', None, 5, 8), ('frontend', 'public', 8, 11), ('backend', 'nova_api', 11, 20)]
+    assert list(sections[0].body()) == [4]
+
+
+@pytest.mark.parametrize('line, words', [
+    ('    timeout client 1m   # was 30s\n', ['timeout', 'client', '1m']),
+    ('#   backend old_api\n', []),
+    ('\t\n', []),
+    ('server ctl1 10.0.0.11:8774 check#no space\n', ['server', 'ctl1', '10.0.0.11:8774', 'check']),
+])
+def test_tokens_are_the_words_before_the_comment(line, words):
+    assert cfg.tokens(line) == words
+
+
+@pytest.mark.parametrize('section, keyword, index', [
+    (1, ('timeout', 'client'), 7),
+    (1, ('timeout',), 6),                 # the first line that starts with the words
+    (3, ('timeout', 'server'), 16),       # the first of two
+    (3, ('option', 'httpchk'), 14),       # indentation does not matter
+    (3, ('option', 'httpchk', 'GET', '/', 'x'), None),
+    (3, ('timeout', 'client'), None),     # the defaults' one is in another section
+    (3, ('server', 'ctl1'), 18),
+    (3, ('serve',), None),                # whole words only
+    (2, ('backend',), None),              # default_backend is not backend
+])
+def test_find_looks_in_its_section_only_for_whole_leading_words(section, keyword, index):
+    assert cfg.find(CONFIG, cfg.parse(CONFIG)[section], *keyword) == index
+
+
+def test_value_joins_the_words_after_the_skipped_ones_without_the_comment():
+    assert cfg.value(CONFIG, 7, 2) == '1m'
+    assert cfg.value(CONFIG, 15, 1) == 'url_param userid check_post'
+    assert cfg.value(CONFIG, 15, 4) == ''
+
+
+@pytest.mark.parametrize('line, expected', [
+    ('    timeout client 1m   # was 30s\n', '    timeout client 5m   # was 30s\n'),
+    ('    timeout client 1m#x\n', '    timeout client 5m#x\n'),
+    ('\ttimeout client 1m   \n', '\ttimeout client 5m\n'),   # trailing blanks without a comment go
+    ('timeout client 1m # a # b\n', 'timeout client 5m # a # b\n'),
+])
+def test_rewrite_replaces_only_the_words(line, expected):
+    assert cfg.rewrite(line, 'timeout client 5m') == expected
+
+
+def test_indent_of_skips_blank_and_comment_lines_and_an_unindented_first_line_gets_four_spaces():
+    sections = cfg.parse(CONFIG)
+    # backend nova_api: a blank line, then a comment line, then "  option httpchk"
+    assert cfg.indent_of(CONFIG, sections[3]) == '  '
+    assert cfg.indent_of(['backend b\n', 'balance source\n'], cfg.parse(['backend b\n', 'balance source\n'])[0]) == '    '

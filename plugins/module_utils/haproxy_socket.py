@@ -10,9 +10,10 @@ import socket
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
 
-# srv_admin_state bits (haproxy include/haproxy/server-t.h): forced/inherited/configured/resolution/health
-# maintenance, forced/inherited drain.
-ADMIN_MAINT = 0x01 | 0x02 | 0x04 | 0x20 | 0x40
+# srv_admin_state bits (haproxy include/haproxy/server-t.h): SRV_ADMF_MAINT, haproxy's own maintenance mask
+# (forced, inherited, address resolution; a server disabled in the configuration has the forced bit too; 0x40 only
+# says its FQDN was set over the socket), and forced/inherited drain.
+ADMIN_MAINT = 0x01 | 0x02 | 0x20
 ADMIN_FORCED_MAINT = 0x01
 ADMIN_DRAIN = 0x08 | 0x10
 # srv_op_state values.
