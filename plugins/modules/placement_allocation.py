@@ -380,6 +380,7 @@ class PlacementAllocation(OpsModule):
     )
     option_families = ('openstack',)
     nested_families = ('nova_db',)
+    option_minimums = dict(concurrency=1, grace_period=0, max_changes=0, retries=0)
 
     def run(self):
         self._validate()
@@ -403,10 +404,6 @@ class PlacementAllocation(OpsModule):
         bad = [value for value in self.params['consumers'] or () if not _is_uuid(value)]
         if bad:
             raise OpsError(f"Invalid consumer UUID(s): {', '.join(bad)}", invalid=bad)
-        for option in ('concurrency', 'grace_period', 'max_changes', 'retries'):
-            if self.params[option] < (1 if option == 'concurrency' else 0):
-                raise OpsError(f'{option} must not be negative' if option != 'concurrency'
-                               else 'concurrency must be at least 1')
         if self.params['action'] == 'clean' and not self.check_mode and not self.params['backup_dir']:
             raise OpsError('action=clean needs backup_dir: every allocation is backed up before it is changed')
 

@@ -472,3 +472,45 @@ def test_openstacksdk_is_imported_by_the_first_placement_connection_and_its_erro
     assert loaded == dict(before=dict(libraries=[], handled=['OpsError']),
                           after=dict(libraries=['keystoneauth1', 'openstack'],
                                      handled=['ClientException', 'OpsError', 'SDKException']))
+
+
+def test_an_option_below_its_minimum_fails_before_run_and_connects_nothing(run_module, connects):
+    probe = type('Probe', (base.OpsModule,), dict(
+        argument_spec=dict(wait=dict(type='int', default=0), timeout=dict(type='int')),
+        module_kwargs=dict(supports_check_mode=True), option_families=('nova_db',),
+        option_minimums=dict(wait=0, timeout=1), run=lambda self: dict(changed=False, ran=True)))
+
+    rc, result = run_module(lambda: probe()(), dict(wait=-1))
+    unset_rc, unset = run_module(lambda: probe()(), dict(wait=0))   # an unset option has no minimum to meet
+
+    assert rc == 1 and result['msg'] == 'wait must be at least 0, not -1' and 'ran' not in result
+    assert connects == [] and unset_rc == 0 and unset['ran'] is True
+
+
+def test_a_missing_required_library_fails_with_ansibles_message(run_module):
+    probe = type('Probe', (base.OpsModule,), dict(
+        module_kwargs=dict(supports_check_mode=True), required_libraries=(('oslo.messaging', 'Traceback: no oslo'),),
+        run=lambda self: dict(changed=False, ran=True)))
+
+    rc, result = run_module(lambda: probe()(), {})
+
+    assert rc == 1 and 'ran' not in result
+    assert result['msg'].startswith('Failed to import the required Python library (oslo.messaging)')
+
+
+def test_registered_clients_close_last_first_whatever_happens_and_a_closed_family_reconnects(run_module, connects):
+    closed = []
+
+    def run(self):
+        self.closing(FakeClient(), close=lambda: closed.append('first'))
+        self.closing(FakeClient(), close=lambda: closed.append('second'))
+        first = self.nova_db
+        self.close_connection('nova_db')
+        assert self.nova_db is not first and first.closed == 1
+        raise OpsError('failed after registering')
+
+    rc, result = run_module(main(run), {})
+
+    assert rc == 1 and result['msg'] == 'failed after registering'
+    assert closed == ['second', 'first']
+    assert [client.closed for client in connects] == [1, 1]
