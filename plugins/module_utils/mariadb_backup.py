@@ -254,9 +254,7 @@ def _dump(dump_tool, defaults, database, directory):
                 output.write(chunk)
         finally:
             process.stdout.close()
-            code = process.wait()
-        stderr.seek(0)
-        message = stderr.read().decode('utf-8', 'replace').strip()
+            code, message = _ended(process, stderr)
     if code != 0:
         raise OpsError(f'{os.path.basename(dump_tool)} of {database} failed (exit {code}): {message}',
                        database=database)
@@ -319,12 +317,17 @@ def _run_sql(client_tool, defaults, database, sql):
             process.stdin.close()
         except BrokenPipeError:
             pass  # the client stopped reading: its exit code and stderr say why
-        code = process.wait()
-        stderr.seek(0)
-        message = stderr.read().decode('utf-8', 'replace').strip()
+        code, message = _ended(process, stderr)
     if code != 0:
         raise OpsError(f"Loading into {database or 'the server'} failed (exit {code}): {message}",
                        database=database)
+
+
+def _ended(process, stderr):
+    """(exit code, what it wrote to stderr) of a client tool once it has ended."""
+    code = process.wait()
+    stderr.seek(0)
+    return code, stderr.read().decode('utf-8', 'replace').strip()
 
 
 def table_checksums(database):

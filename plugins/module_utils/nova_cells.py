@@ -219,26 +219,12 @@ class CellAudit:
 
     def _details(self, cell, uuids):
         """Facts of instances in a cell, by uuid, fetched in batches."""
-        facts = {}
-        for start in range(0, len(uuids), BATCH):
-            batch = uuids[start:start + BATCH]
-            placeholders = ', '.join(['%s'] * len(batch))
-            for row in cell.db.query(
-                    'SELECT uuid, display_name, project_id, user_id, host, node, vm_state, task_state, '
-                    f'created_at, deleted FROM instances WHERE uuid IN ({placeholders})', batch):
-                facts[row['uuid']] = row
-        return facts
+        return _by_uuid(cell.db, 'uuid', 'SELECT uuid, display_name, project_id, user_id, host, node, vm_state, '
+                        'task_state, created_at, deleted FROM instances WHERE uuid IN ({})', uuids)
 
     def _mapping_details(self, uuids):
-        facts = {}
-        for start in range(0, len(uuids), BATCH):
-            batch = uuids[start:start + BATCH]
-            placeholders = ', '.join(['%s'] * len(batch))
-            for row in self.nova.query(
-                    'SELECT instance_uuid, cell_id, project_id, user_id, created_at FROM instance_mappings '
-                    f'WHERE instance_uuid IN ({placeholders})', batch):
-                facts[row['instance_uuid']] = row
-        return facts
+        return _by_uuid(self.nova, 'instance_uuid', 'SELECT instance_uuid, cell_id, project_id, user_id, created_at '
+                        'FROM instance_mappings WHERE instance_uuid IN ({})', uuids)
 
     # ------------------------------------------------------------ findings
 
@@ -509,3 +495,13 @@ def diff(actions):
 
 def _iso(moment):
     return moment.isoformat() if moment is not None else None
+
+
+def _by_uuid(db, key, sql, uuids):
+    """{row[key]: row} of ``sql`` (its ``IN ({})`` filled with placeholders) over uuids, BATCH at a time."""
+    rows = {}
+    for start in range(0, len(uuids), BATCH):
+        batch = uuids[start:start + BATCH]
+        for row in db.query(sql.format(', '.join(['%s'] * len(batch))), batch):
+            rows[row[key]] = row
+    return rows

@@ -34,11 +34,7 @@ def run_module(module, args, check=False, diff=False, env=None):
     argv = [str(BIN / "ansible"), "localhost", "-c", "local", "-m", f"openstack_ops.runbooks.{module}",
             "-a", json.dumps(args)]
     argv += ["--check"] * check + ["--diff"] * diff
-    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(env), timeout=600, check=False)
-    try:
-        report = json.loads(proc.stdout)
-    except ValueError as err:
-        raise AssertionError(f"ansible printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from err
+    _rc, report = _run_json(argv, env, timeout=600)
     return report["plays"][0]["tasks"][0]["hosts"]["localhost"]
 
 
@@ -48,9 +44,14 @@ def run_playbook(playbook, extra_vars=None, check=False, diff=False, inventory="
     if extra_vars:
         argv += ["-e", json.dumps(extra_vars)]
     argv += ["--check"] * check + ["--diff"] * diff
-    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(env), timeout=1800, check=False)
+    return _run_json(argv, env, timeout=1800)
+
+
+def _run_json(argv, env, timeout):
+    """(rc, the JSON the json callback printed) of an ansible command; no JSON fails the test with its output."""
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(env), timeout=timeout, check=False)
     try:
-        report = json.loads(proc.stdout)
+        return proc.returncode, json.loads(proc.stdout)
     except ValueError as err:
-        raise AssertionError(f"ansible-playbook printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}") from err
-    return proc.returncode, report
+        raise AssertionError(f"{pathlib.Path(argv[0]).name} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n"
+                             f"{proc.stderr}") from err

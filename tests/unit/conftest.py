@@ -66,3 +66,41 @@ def fake_session():
 @pytest.fixture
 def make_http_error():
     return http_error
+
+
+class FakeCursor:
+    """A PyMySQL cursor that answers every statement with the same rows and records what ran."""
+    def __init__(self, rows, executed):
+        self.rows = rows
+        self.executed = executed
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def execute(self, sql, args):
+        self.executed.append((sql, args))
+
+    def fetchall(self):
+        return tuple(self.rows)
+
+
+class FakeConnection:
+    """A PyMySQL connection for mariadb.Database: its cursors, and how often it was closed."""
+    def __init__(self, rows=()):
+        self.rows = rows
+        self.executed = []
+        self.closed = 0
+
+    def cursor(self):
+        return FakeCursor(self.rows, self.executed)
+
+    def close(self):
+        self.closed += 1
+
+
+@pytest.fixture
+def fake_db_connection():
+    return FakeConnection

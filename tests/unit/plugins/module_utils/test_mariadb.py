@@ -20,37 +20,6 @@ def login_params(**overrides):
     return params
 
 
-class FakeCursor:
-    def __init__(self, rows, executed):
-        self.rows = rows
-        self.executed = executed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
-
-    def execute(self, sql, args):
-        self.executed.append((sql, args))
-
-    def fetchall(self):
-        return tuple(self.rows)
-
-
-class FakeConnection:
-    def __init__(self, rows=()):
-        self.rows = rows
-        self.executed = []
-        self.closed = 0
-
-    def cursor(self):
-        return FakeCursor(self.rows, self.executed)
-
-    def close(self):
-        self.closed += 1
-
-
 def test_login_kwargs_follow_community_mysql(tmp_path):
     config_file = tmp_path / 'my.cnf'
     config_file.write_text('[client]\nuser = reader\n')
@@ -70,8 +39,8 @@ def test_login_kwargs_prefer_the_socket_and_leave_unset_credentials_to_the_confi
         unix_socket='/run/mysqld/mysqld.sock', database='nova_api', connect_timeout=30)
 
 
-def test_query_returns_rows_as_a_list_and_passes_arguments_separately():
-    connection = FakeConnection(rows=[{'uuid': 'c1'}])
+def test_query_returns_rows_as_a_list_and_passes_arguments_separately(fake_db_connection):
+    connection = fake_db_connection(rows=[{'uuid': 'c1'}])
     database = mariadb.Database(connection)
 
     rows = database.query('SELECT uuid FROM cell_mappings WHERE name = %s', ('cell1',))
@@ -80,9 +49,9 @@ def test_query_returns_rows_as_a_list_and_passes_arguments_separately():
     assert connection.executed == [('SELECT uuid FROM cell_mappings WHERE name = %s', ('cell1',))]
 
 
-def test_open_uses_dict_rows_and_no_autocommit(monkeypatch):
+def test_open_uses_dict_rows_and_no_autocommit(monkeypatch, fake_db_connection):
     seen = {}
-    monkeypatch.setattr(mariadb.pymysql, 'connect', lambda **kwargs: seen.update(kwargs) or FakeConnection())
+    monkeypatch.setattr(mariadb.pymysql, 'connect', lambda **kwargs: seen.update(kwargs) or fake_db_connection())
 
     mariadb.Database.open(dict(host='db', database='nova_api'))
 
@@ -142,9 +111,9 @@ def test_option_file_includes_config_file_first(tmp_path):
     assert not any(line.startswith('user=') for line in lines)
 
 
-def test_connect_logs_in_to_the_server_with_no_database_and_keeps_the_login(monkeypatch):
+def test_connect_logs_in_to_the_server_with_no_database_and_keeps_the_login(monkeypatch, fake_db_connection):
     seen = {}
-    monkeypatch.setattr(mariadb.pymysql, 'connect', lambda **kwargs: seen.update(kwargs) or FakeConnection())
+    monkeypatch.setattr(mariadb.pymysql, 'connect', lambda **kwargs: seen.update(kwargs) or fake_db_connection())
 
     database = mariadb.connect(dict(login_host='db1', login_user='ops', login_password='pw'))
 
@@ -152,9 +121,9 @@ def test_connect_logs_in_to_the_server_with_no_database_and_keeps_the_login(monk
     assert database.login['login_port'] == 3306 and database.where == 'db1:3306'
 
 
-def test_open_database_opens_another_connection_with_the_same_login(monkeypatch):
+def test_open_database_opens_another_connection_with_the_same_login(monkeypatch, fake_db_connection):
     seen = []
-    monkeypatch.setattr(mariadb.pymysql, 'connect', lambda **kwargs: seen.append(kwargs) or FakeConnection())
+    monkeypatch.setattr(mariadb.pymysql, 'connect', lambda **kwargs: seen.append(kwargs) or fake_db_connection())
     server = mariadb.connect(dict(login_unix_socket='/run/mysqld/mysqld.sock', login_user='ops'))
 
     other = server.open_database('placement')

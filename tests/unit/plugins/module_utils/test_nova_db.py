@@ -56,45 +56,14 @@ def test_parse_db_url_rejects_what_it_cannot_use(url, message):
     assert 'secret' not in raised.value.msg
 
 
-class FakeCursor:
-    def __init__(self, rows, executed):
-        self.rows = rows
-        self.executed = executed
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        return False
-
-    def execute(self, sql, args):
-        self.executed.append((sql, args))
-
-    def fetchall(self):
-        return tuple(self.rows)
-
-
-class FakeConnection:
-    def __init__(self, rows=()):
-        self.rows = rows
-        self.executed = []
-        self.closed = 0
-
-    def cursor(self):
-        return FakeCursor(self.rows, self.executed)
-
-    def close(self):
-        self.closed += 1
-
-
-def test_cells_are_opened_once_per_url_and_override_and_all_closed():
+def test_cells_are_opened_once_per_url_and_override_and_all_closed(fake_db_connection):
     opened = []
 
     def open_database(kwargs):
         opened.append(kwargs)
-        return nova_db.Database(FakeConnection())
+        return nova_db.Database(fake_db_connection())
 
-    api = nova_db.Database(FakeConnection())
+    api = nova_db.Database(fake_db_connection())
     novadb = nova_db.NovaDB(api, connect_timeout=7, open_database=open_database)
     url = 'mysql+pymysql://nova:secret@10.0.0.5/nova_cell1'
 
@@ -111,7 +80,7 @@ def test_cells_are_opened_once_per_url_and_override_and_all_closed():
     assert [db.connection.closed for db in (api, first, moved)] == [1, 1, 1]
 
 
-def test_nova_db_query_reads_the_api_database():
-    api = nova_db.Database(FakeConnection(rows=[{'count': 3}]))
+def test_nova_db_query_reads_the_api_database(fake_db_connection):
+    api = nova_db.Database(fake_db_connection(rows=[{'count': 3}]))
 
     assert nova_db.NovaDB(api).query('SELECT COUNT(*) AS count FROM instance_mappings') == [{'count': 3}]
