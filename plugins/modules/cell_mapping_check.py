@@ -109,6 +109,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.mariadb.NOVA_DB
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.PLATFORM
