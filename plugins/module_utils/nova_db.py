@@ -8,11 +8,14 @@ from urllib.parse import parse_qsl, unquote
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.mariadb import (  # noqa: F401 (the family's interface)
-    ERROR_LABEL, ERRORS, IMPORT_ERROR, REQUIRED_LIBRARY, Database)
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.mariadb import Database
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url
 
-# The mariadb family's login plus the name of the nova_api database.
+# The family's interface (base.py): the mariadb family's library and errors, its login plus nova_api's name.
+REQUIRED_LIBRARY = mariadb.REQUIRED_LIBRARY
+IMPORT_ERROR = mariadb.IMPORT_ERROR
+ERRORS = mariadb.ERRORS
+ERROR_LABEL = mariadb.ERROR_LABEL
 ARGUMENT_SPEC = dict(mariadb.ARGUMENT_SPEC, login_db=dict(type='str', default='nova_api'))
 
 # The grammar SQLAlchemy (and so oslo.db and nova) uses to split a database URL.
@@ -119,4 +122,3 @@ class NovaDB:
     def close(self):
         for database in [self.api] + list(self._cells.values()):
             database.close()
-

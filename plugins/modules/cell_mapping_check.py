@@ -420,7 +420,7 @@ summary:
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup, nova_cells
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import UnsafeToProceed
 
 
 class CellMappingCheck(OpsModule):

@@ -189,7 +189,7 @@ msg:
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError, UnsafeToProceed
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import UnsafeToProceed
 
 DAY = 86400
 

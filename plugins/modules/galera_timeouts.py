@@ -146,7 +146,7 @@ class GaleraTimeouts(OpsModule):
         for path in self.params['service_configs']:
             recycles.extend(mariadb_timeouts.recycle_times(_read(path, 'service configuration'), path))
         timeouts = mariadb_timeouts.haproxy_timeouts(_read(self.params['haproxy_config'], 'haproxy configuration'),
-                                                self.params['haproxy_sections'], self.params['haproxy_config'])
+                                                     self.params['haproxy_sections'], self.params['haproxy_config'])
         wait_timeout = self.params['wait_timeout']
         if wait_timeout is None:
             wait_timeout = self._server_wait_timeout()

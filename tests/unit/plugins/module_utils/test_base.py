@@ -474,14 +474,21 @@ def test_openstacksdk_is_imported_by_the_first_placement_connection_and_its_erro
                                      handled=['ClientException', 'OpsError', 'SDKException']))
 
 
+def entry_point(module):
+    """The main() of the module class ``module``."""
+    def main_function():
+        module()()
+    return main_function
+
+
 def test_an_option_below_its_minimum_fails_before_run_and_connects_nothing(run_module, connects):
     probe = type('Probe', (base.OpsModule,), dict(
         argument_spec=dict(wait=dict(type='int', default=0), timeout=dict(type='int')),
         module_kwargs=dict(supports_check_mode=True), option_families=('nova_db',),
         option_minimums=dict(wait=0, timeout=1), run=lambda self: dict(changed=False, ran=True)))
 
-    rc, result = run_module(lambda: probe()(), dict(wait=-1))
-    unset_rc, unset = run_module(lambda: probe()(), dict(wait=0))   # an unset option has no minimum to meet
+    rc, result = run_module(entry_point(probe), dict(wait=-1))
+    unset_rc, unset = run_module(entry_point(probe), dict(wait=0))   # an unset option has no minimum to meet
 
     assert rc == 1 and result['msg'] == 'wait must be at least 0, not -1' and 'ran' not in result
     assert connects == [] and unset_rc == 0 and unset['ran'] is True
@@ -492,7 +499,7 @@ def test_a_missing_required_library_fails_with_ansibles_message(run_module):
         module_kwargs=dict(supports_check_mode=True), required_libraries=(('oslo.messaging', 'Traceback: no oslo'),),
         run=lambda self: dict(changed=False, ran=True)))
 
-    rc, result = run_module(lambda: probe()(), {})
+    rc, result = run_module(entry_point(probe), {})
 
     assert rc == 1 and 'ran' not in result
     assert result['msg'].startswith('Failed to import the required Python library (oslo.messaging)')

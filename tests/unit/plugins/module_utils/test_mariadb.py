@@ -89,7 +89,7 @@ def test_open_reports_a_refused_login_as_a_plain_error(monkeypatch):
 
 def test_option_file_keeps_the_password_out_of_argv_and_quotes_it(tmp_path):
     login = mariadb.login_options(dict(login_user='ops', login_password='p"a\\ss word', login_host='db1',
-                                      login_port=3307, config_file=str(tmp_path / 'none.cnf')))
+                                       login_port=3307, config_file=str(tmp_path / 'none.cnf')))
     with mariadb.option_file(login) as path:
         text = open(path, encoding='utf-8').read()
         mode = os.stat(path).st_mode & 0o777

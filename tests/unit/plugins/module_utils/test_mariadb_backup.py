@@ -6,7 +6,6 @@ import datetime
 import gzip
 import hashlib
 import json
-import os
 
 import pytest
 
