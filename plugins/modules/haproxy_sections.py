@@ -16,6 +16,8 @@ description:
   - The new file is checked with O(validate) (C(haproxy -c)) before it replaces the live one, the live one is backed
     up first, and the replacement is atomic. A candidate that fails the check changes nothing.
   - Does not reload haproxy; the caller does (C(systemctl reload haproxy) keeps established connections).
+  - With neither O(balance) nor O(timeouts) it only reads, and reports the matched sections' balance and the
+    C(defaults) sections' (RV(defaults)), as the haproxy_balance role reads the files kolla-ansible renders.
   - Seed 002 of this collection, volume-create requests lost behind C(balance source), is the case it was made for
     (O(balance=roundrobin), O(replace=[source])), and the Galera timeouts of the same incident (O(timeouts)).
 author:
@@ -112,6 +114,13 @@ sections:
   sample:
     - {name: nova_api_back, kind: backend, balance_before: source, inherited: false, balance: roundrobin,
        timeouts_before: {}, timeouts: {}, changed: true}
+defaults:
+  description: Each C(defaults) section of the file, in order, with its name (null when unnamed) and the words of
+    its own C(balance) line (null when it has none).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{name: null, balance: source}]
 changed_sections:
   description: Names of the sections that were (or would be) changed.
   returned: always
@@ -159,9 +168,11 @@ class HaproxySections(OpsModule):
         except OSError as error:
             raise OpsError(f'cannot read the haproxy configuration {path}: {error.strerror}', path=path) from error
         lines = before.splitlines(keepends=True)
+        defaults = [dict(name=section.name, balance=cfg.value(lines, cfg.find(lines, section, 'balance'), 1))
+                    for section in cfg.parse(lines) if section.kind == 'defaults']
         report = self._edit(lines, patterns)
         after = ''.join(lines)
-        result = dict(changed=after != before, sections=report,
+        result = dict(changed=after != before, sections=report, defaults=defaults,
                       changed_sections=[section['name'] for section in report if section['changed']])
         if self.diff_mode:
             result['diff'] = dict(before=before, after=after, before_header=path, after_header=path)
@@ -170,8 +181,6 @@ class HaproxySections(OpsModule):
         return result
 
     def _check_input(self):
-        if not self.params['balance'] and not self.params['timeouts']:
-            raise OpsError('nothing to set: give balance, timeouts or both')
         patterns = []
         for pattern in self.params['sections']:
             try:

@@ -163,10 +163,21 @@ def test_require_match_false_accepts_services_the_cloud_does_not_run(config):
     assert result["changed_sections"] == ["nova_api_back"], result
 
 
+def test_without_balance_or_timeouts_it_only_reads(config):
+    before = config.read_text()
+    result = run_module("haproxy_sections", dict(path=str(config), sections=["_api_back$"]), check=False, diff=True)
+
+    assert result["changed"] is False and result["changed_sections"] == [] and config.read_text() == before
+    assert result["defaults"] == [{"name": None, "balance": "source"}]
+    by_name = {section["name"]: section for section in result["sections"]}
+    assert (by_name["nova_api_back"]["balance_before"], by_name["nova_api_back"]["inherited"]) == ("source", False)
+    assert (by_name["cinder_api_back"]["balance_before"], by_name["cinder_api_back"]["inherited"]) == ("source", True)
+    assert not [name for name in os.listdir(config.parent) if name.startswith(config.name + ".")]   # no backup
+
+
 @pytest.mark.parametrize("args, message", [
     (dict(sections=["^swift_proxy"], balance="roundrobin"), "no backend or listen section matches ^swift_proxy"),
     (dict(sections=["^nova_api_back$"], timeouts={"server": "ninety minutes"}), "is not an haproxy timeout"),
-    (dict(sections=["^nova_api_back$"]), "nothing to set"),
     (dict(sections=["(unclosed"], balance="roundrobin"), "is not a regular expression"),
 ])
 def test_bad_input_is_refused_before_anything_is_touched(config, args, message):
