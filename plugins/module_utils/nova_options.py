@@ -65,12 +65,13 @@ class Change:
         return f'[{self.group}] {self.key}'
 
 
-def plan(requested, nova_python=None, run=subprocess.run):
-    """(changes, nova version): the wanted settings, validated. Every problem is raised at once, naming each.
+def plan(requested, nova_python=None, run=subprocess.run, defaults_of=()):
+    """(changes, nova version, defaults): the wanted settings, validated. Every problem is raised at once, naming each.
 
     ``requested`` is a list of {section, option, value, services}; ``services`` (a list of SERVICES, or None)
     is only taken for an option outside the table, which is otherwise taken to be read by every service. With
-    ``nova_python``, the nova installed for that interpreter checks each name and value too (nova_checks).
+    ``nova_python``, the nova installed for that interpreter checks each name and value too (nova_checks), and
+    says the default of each (group, key) in ``defaults_of``: {(group, key): default}, empty without nova_python.
     """
     problems, changes, seen = [], [], set()
     for number, item in enumerate(requested, 1):
@@ -84,13 +85,13 @@ def plan(requested, nova_python=None, run=subprocess.run):
             continue
         seen.add((change.group, change.key))
         changes.append(change)
-    version = None
-    if nova_python and changes:
-        version, found = nova_checks(nova_python, changes, run)
+    version, defaults = None, {}
+    if nova_python and (changes or defaults_of):
+        version, found, defaults = nova_checks(nova_python, changes, run, defaults_of)
         problems.extend(found)
     if problems:
         raise OpsError('invalid settings, nothing was changed: ' + '; '.join(problems), problems=problems)
-    return changes, version
+    return changes, version, defaults
 
 
 def _change(item):
@@ -199,8 +200,9 @@ for namespace in NAMESPACES:
             group = group if group == "DEFAULT" else group.lower()
             for opt in opts:
                 options.setdefault(group, {})[opt.dest] = opt
+request = json.loads(sys.stdin.read())
 answers = []
-for group, key, value in json.loads(sys.stdin.read()):
+for group, key, value in request["settings"]:
     opt = options.get(group, {}).get(key)
     answer = {"known": opt is not None, "group_known": group in options, "close": []}
     if opt is None:
@@ -211,15 +213,21 @@ for group, key, value in json.loads(sys.stdin.read()):
         except (ValueError, TypeError) as error:
             answer["error"] = str(error) or type(error).__name__
     answers.append(answer)
-print(json.dumps({"version": version("nova"), "answers": answers}))
+defaults = []
+for group, key in request["defaults"]:
+    opt = options.get(group, {}).get(key)
+    defaults.append(None if opt is None else opt.default)
+print(json.dumps({"version": version("nova"), "answers": answers, "defaults": defaults}))
 '''
 
 
-def nova_checks(python, changes, run=subprocess.run):
-    """(nova's version, problems): whether each change names an option of the nova installed for ``python``
-    (the nearest names it has when not) and whether the option's own type takes its value.
+def nova_checks(python, changes, run=subprocess.run, defaults_of=()):
+    """(nova's version, problems, defaults): whether each change names an option of the nova installed for
+    ``python`` (the nearest names it has when not), whether the option's own type takes its value, and the
+    default of each (group, key) of ``defaults_of`` ({(group, key): default}; None for no such option).
     """
-    request = json.dumps([[change.group, change.key, change.value] for change in changes])
+    request = json.dumps(dict(settings=[[change.group, change.key, change.value] for change in changes],
+                              defaults=[list(name) for name in defaults_of]))
     try:
         done = run([python, '-c', _NOVA_CHECK], input=request, capture_output=True, text=True, timeout=120,
                    check=False)
@@ -242,4 +250,5 @@ def nova_checks(python, changes, run=subprocess.run):
             problems.append(f'{change.name} is not an option of nova {answer["version"]}{where}{hint}')
         elif found.get('error'):
             problems.append(f'{change.name}: nova {answer["version"]} refuses {change.value!r}: {found["error"]}')
-    return answer['version'], problems
+    defaults = dict(zip((tuple(name) for name in defaults_of), answer.get('defaults', [])))
+    return answer['version'], problems, defaults

@@ -47,9 +47,14 @@ options:
   settings:
     description:
       - The options to set.
+      - A setting that shortens a wait nova takes as retries x interval (C(block_device_allocate_retries) x
+        C(block_device_allocate_retries_interval)) below the one in force - the file's values, or nova's defaults
+        where the file sets none (60 x 3 s = 180 s; the installed nova's with O(nova_python)) - fails naming both
+        totals and nothing is changed, unless O(allow_shorter_waits=true). Seed 002's boots failed because this
+        wait was too short.
     type: list
     elements: dict
-    required: true
+    default: []
     suboptions:
       section:
         description:
@@ -75,6 +80,21 @@ options:
             the known list.
         type: list
         elements: str
+  ensure_waits:
+    description:
+      - Waits that must last at least this many seconds, by name; C(block_device_allocate) is nova-compute's wait
+        for Cinder to create a boot volume (seed 002).
+      - A wait already as long (from the file or nova's defaults) is left alone; a shorter one is lengthened by
+        raising its retries and keeping its interval (nova polls every interval and goes on as soon as the volume
+        is ready, so a longer wait costs nothing when Cinder is quick).
+      - Its options cannot also be in O(settings).
+    type: dict
+    default: {}
+  allow_shorter_waits:
+    description:
+      - Write a setting in O(settings) that makes a wait shorter than the one in force (see O(settings)).
+    type: bool
+    default: false
   services_here:
     description:
       - The nova services that run on this host. A setting none of them reads is left out of the file and reported
@@ -186,6 +206,20 @@ backup_file:
   returned: with O(path), when the file existed and was replaced, with O(backup=true)
   type: str
   sample: /etc/nova/nova.conf.4321.2026-11-22@12:00:00~
+waits:
+  description:
+    - Each wait the settings or O(ensure_waits) touch, in each file, in force before and after (C(retries),
+      C(interval), C(total) seconds, C(source) - V(file), V(default) or V(file and default)), whether it got
+      shorter, and a C(summary) line.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {name: block_device_allocate, path: /etc/nova/nova.conf, shorter: false,
+       before: {retries: 60, interval: 3, total: 180, source: default},
+       after: {retries: 200, interval: 3, total: 600, source: file and default},
+       summary: "block_device_allocate wait in /etc/nova/nova.conf: 180 s (60 x 3 s, nova's defaults) -> 600 s
+         (200 x 3 s, partly nova's default)"}
 files:
   description: Each file planned, the settings changed in it, and its backup when it was replaced.
   returned: always
@@ -198,6 +232,7 @@ files:
 import os
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_options
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_waits
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import oslo_ini
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
@@ -208,12 +243,14 @@ class NovaConf(OpsModule):
     argument_spec = dict(
         path=dict(type='path'),
         kolla_config_dir=dict(type='path'),
-        settings=dict(type='list', elements='dict', required=True, options=dict(
+        settings=dict(type='list', elements='dict', default=[], options=dict(
             section=dict(type='str', default='DEFAULT'),
             option=dict(type='str', required=True),
             value=dict(type='raw', required=True),
             services=dict(type='list', elements='str'),
         )),
+        ensure_waits=dict(type='dict', default={}),
+        allow_shorter_waits=dict(type='bool', default=False),
         services_here=dict(type='list', elements='str'),
         nova_python=dict(type='str'),
         create=dict(type='bool', default=False),
@@ -223,24 +260,25 @@ class NovaConf(OpsModule):
                          mutually_exclusive=[('path', 'kolla_config_dir')])
 
     def run(self):
-        if not self.params['settings']:
-            raise OpsError('settings is empty: nothing to set')
-        changes, version = nova_options.plan(self.params['settings'], self.params['nova_python'])
+        if not self.params['settings'] and not self.params['ensure_waits']:
+            raise OpsError('settings and ensure_waits are empty: nothing to set')
+        waits = [nova_waits.wait_named(name) for name in self.params['ensure_waits']]
+        wait_keys = [key for wait in nova_waits.WAITS.values() for key in wait.keys]
+        changes, version, self.nova_defaults = nova_options.plan(self.params['settings'], self.params['nova_python'],
+                                                                 defaults_of=wait_keys)
         here = self.params['services_here']
         if here is not None:
             unknown = sorted(set(here) - set(nova_options.SERVICES))
             if unknown:
                 raise OpsError(f'services_here: {", ".join(unknown)} are not nova services '
                                f'(known: {", ".join(nova_options.SERVICES)}); nothing was changed')
-        skipped = [change for change in changes if here is not None and not set(change.services) & set(here)]
         config_dir = self.params['kolla_config_dir']
-        if config_dir:
-            if not os.path.isdir(config_dir):
-                raise OpsError(f'kolla_config_dir {config_dir} is not a directory (kolla-ansible\'s node_custom_config, '
-                               '/etc/kolla/config by default); nothing was changed', path=config_dir)
-            targets = nova_options.kolla_files(config_dir, changes)
-        else:
-            targets = {self.params['path']: changes}
+        if config_dir and not os.path.isdir(config_dir):
+            raise OpsError(f'kolla_config_dir {config_dir} is not a directory (kolla-ansible\'s node_custom_config, '
+                           '/etc/kolla/config by default); nothing was changed', path=config_dir)
+        changes += self._ensured(waits, changes, here)
+        skipped = [change for change in changes if here is not None and not set(change.services) & set(here)]
+        targets = nova_options.kolla_files(config_dir, changes) if config_dir else {self.params['path']: changes}
         files = [self._plan_file(path, file_changes, skipped) for path, file_changes in targets.items()]
         settings = []
         for planned in files:   # every file is read and planned before any is written
@@ -255,6 +293,7 @@ class NovaConf(OpsModule):
             settings=settings,
             changed_settings=list(dict.fromkeys(change.name for change in pending)),   # once each, in order
             services=nova_options.services_of(pending),
+            waits=[report for planned in files for report in planned['waits']],
             files=[planned['result'] for planned in files])
         if version:
             result['nova_version'] = version
@@ -265,6 +304,28 @@ class NovaConf(OpsModule):
                           after_header=planned['result']['path']) for planned in files]
             result['diff'] = diffs[0] if len(diffs) == 1 else diffs
         return result
+
+    def _ensured(self, waits, changes, here):
+        """The settings that make each wait of ``ensure_waits`` last long enough, in the file that would hold them."""
+        added = []
+        for wait in waits:
+            given = [change.name for change in changes if (change.group, change.key) in wait.keys]
+            if given:
+                raise OpsError(f'ensure_waits sets {wait.name}, whose {" and ".join(given)} settings also sets; give one')
+            readers = nova_options.KNOWN[wait.retries].services
+            if here is not None and not set(readers) & set(here):
+                continue   # no service of this host takes the wait
+            if self.params['kolla_config_dir']:
+                path = next(iter(nova_options.kolla_files(self.params['kolla_config_dir'], [
+                    nova_options.Change(*wait.retries, '0', readers, known=True)])))
+            else:
+                path = self.params['path']
+            values = oslo_ini.read(textfile.read(path, 'the nova configuration'), source=path) \
+                if os.path.exists(path) else {}
+            settings = nova_waits.ensure(wait, values, self.params['ensure_waits'][wait.name], self.nova_defaults)
+            added += nova_options.plan([dict(section=group, option=key, value=value)
+                                        for (group, key), value in settings.items()])[0]
+        return added
 
     def _plan_file(self, path, changes, skipped):
         exists = os.path.exists(path)
@@ -283,7 +344,25 @@ class NovaConf(OpsModule):
                          services=list(change.services))
                     for change in changes]
         result = dict(path=path, changed_settings=[change.name for change in pending])
-        return dict(before=before, after=after, pending=pending, settings=settings, result=result)
+        waits = nova_waits.check({(change.group, change.key): change.value for change in pending}, current,
+                                 self.params['allow_shorter_waits'], path, self.nova_defaults)
+        waits += self._unchanged_waits(path, current, waits)
+        return dict(before=before, after=after, pending=pending, settings=settings, result=result, waits=waits)
+
+    def _unchanged_waits(self, path, current, reported):
+        """The waits of ensure_waits this file already holds long enough, reported as they are."""
+        names = {report['name'] for report in reported}
+        kept = []
+        for name in self.params['ensure_waits']:
+            wait = nova_waits.WAITS[name]
+            here = self.params['services_here']
+            if name in names or (here is not None and not set(nova_options.KNOWN[wait.retries].services) & set(here)):
+                continue
+            if self.params['kolla_config_dir'] and not any(key in current for key in wait.keys):
+                continue   # kolla: reported where the override sets it
+            state = nova_waits.in_force(wait, current, self.nova_defaults)
+            kept.append(nova_waits.report(wait, path, state, state))
+        return kept
 
 
 def main():

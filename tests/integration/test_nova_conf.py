@@ -87,12 +87,15 @@ def test_a_missing_file_is_a_wrong_path_and_nothing_is_created(tmp_path):
 
 
 def test_kolla_overrides_per_service_and_a_second_run_changes_nothing(tmp_path):
-    settings = SEED + [{"option": "rpc_response_timeout", "value": 90}]
+    # 200 x 3 s: longer than nova's 180 s (10 x 10 s would be shorter, and refused)
+    settings = [{"option": "block_device_allocate_retries", "value": 200},
+                {"option": "block_device_allocate_retries_interval", "value": 3}] + SEED[2:] + [
+        {"option": "rpc_response_timeout", "value": 90}]
     done = run_module("nova_conf", dict(kolla_config_dir=str(tmp_path), settings=settings), diff=True)
     assert done["changed"] is True
     assert (tmp_path / "nova.conf").read_text() == "[DEFAULT]\nrpc_response_timeout = 90\n"
     assert (tmp_path / "nova" / "nova-compute.conf").read_text() == (
-        "[DEFAULT]\nblock_device_allocate_retries = 10\nblock_device_allocate_retries_interval = 10\n")
+        "[DEFAULT]\nblock_device_allocate_retries = 200\nblock_device_allocate_retries_interval = 3\n")
     assert (tmp_path / "nova" / "nova-conductor.conf").read_text() == "[database]\nmax_pool_size = 10\n"
     assert (tmp_path / "nova" / "nova-super-conductor.conf").exists()
     assert not (tmp_path / "nova" / "nova-compute.conf").read_text().count("max_pool_size")
@@ -105,3 +108,24 @@ def test_kolla_mode_needs_the_config_directory(tmp_path):
     failed = run_module("nova_conf", dict(kolla_config_dir=str(tmp_path / "config"), settings=SEED))
     assert failed["failed"] is True and "is not a directory" in failed["msg"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_block_device_wait_is_lengthened_never_shortened_unless_allowed(tmp_path):
+    """Seed 002: nova-compute gave up on Cinder too early. Totals in force come from the file or the installed nova."""
+    plain = tmp_path / "nova.conf"
+    plain.write_text("[DEFAULT]\ndebug = false\n")
+    longer = tmp_path / "longer.conf"
+    longer.write_text("[DEFAULT]\nblock_device_allocate_retries = 100\nblock_device_allocate_retries_interval = 10\n")
+    ensure = dict(ensure_waits={"block_device_allocate": 600}, nova_python=sys.executable)
+
+    lengthened = run_module("nova_conf", dict(ensure, path=str(plain)))
+    left = run_module("nova_conf", dict(ensure, path=str(longer)))
+    refused = run_module("nova_conf", dict(path=str(plain), settings=SEED[:2], nova_python=sys.executable))
+
+    assert lengthened["changed"] is True and "block_device_allocate_retries = 200\n" in plain.read_text()
+    [wait] = lengthened["waits"]
+    assert (wait["before"]["total"], wait["before"]["source"], wait["after"]["total"]) == (180, "default", 600)
+    assert left["changed"] is False and left["waits"][0]["after"]["total"] == 1000
+    assert "block_device_allocate_retries = 100\n" in longer.read_text()
+    assert refused.get("failed") and "from 600 s (200 x 3 s, partly nova's default) to 100 s (10 x 10 s)" in refused["msg"]
+    assert "block_device_allocate_retries = 200\n" in plain.read_text()   # nothing was changed

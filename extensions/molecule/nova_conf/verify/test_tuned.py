@@ -68,7 +68,9 @@ def test_settings_no_service_here_reads_were_not_written(name):
 
 def test_written_when_asked_for_and_restarting_nothing():
     found = values("ctl3")
-    assert found[("DEFAULT", "block_device_allocate_retries")] == "10"
+    # seed 002: nova's 60 x 3 s (180 s) lengthened to the role's 600 s by retries, the interval kept
+    assert found[("DEFAULT", "block_device_allocate_retries")] == "200"
+    assert ("DEFAULT", "block_device_allocate_retries_interval") not in found
     assert found[("filter_scheduler", "host_subset_size")] == "5"
     assert found[("filter_scheduler", "shuffle_best_same_weighed_hosts")] == "true"
 

@@ -112,7 +112,7 @@ def test_nova_itself_names_unknown_options_with_the_nearest_ones_and_refused_val
              {'option': 'debug', 'value': 'true'},
              nova_python='/opt/nova/bin/python', run=run)
     assert calls[0][0][:2] == ['/opt/nova/bin/python', '-c']
-    assert calls[0][1][0] == ['filter_scheduler', 'host_subset_sise', '3']
+    assert calls[0][1]['settings'][0] == ['filter_scheduler', 'host_subset_sise', '3'] and calls[0][1]['defaults'] == []
     assert error.value.details['problems'] == [
         '[filter_scheduler] host_subset_sise is not an option of nova 34.0.0; did you mean host_subset_size?',
         '[nosuch] x is not an option of nova 34.0.0 (nova has no [nosuch] section)',
@@ -133,3 +133,13 @@ def test_an_interpreter_without_nova_says_which_variable_to_set():
     broken = subprocess.CompletedProcess([], 1, stdout='', stderr='Traceback ... ImportError: oslo_config')
     with pytest.raises(OpsError, match="could not list nova's options \\(rc=1\\): Traceback"):
         plan({'option': 'debug', 'value': 'true'}, nova_python='python3', run=lambda *a, **k: broken)
+
+
+def test_nova_says_the_defaults_asked_for():
+    run, calls = fake_nova({'version': '34.0.0', 'answers': [], 'defaults': [60, None]})
+    asked = [('DEFAULT', 'block_device_allocate_retries'), ('DEFAULT', 'no_such_option')]
+
+    changes, version, defaults = no.plan([], nova_python='python3', run=run, defaults_of=asked)
+
+    assert changes == [] and version == '34.0.0' and calls[0][1] == dict(settings=[], defaults=[list(name) for name in asked])
+    assert defaults == {asked[0]: 60, asked[1]: None}
