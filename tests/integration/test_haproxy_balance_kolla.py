@@ -50,8 +50,8 @@ def snapshot(root):
     return {path.relative_to(root): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
-def run(root, **kwargs):
-    extra = dict(haproxy_balance_hosts="localhost", haproxy_balance_mode="kolla",
+def run(root, extra=None, **kwargs):
+    extra = dict(extra or {}, haproxy_balance_hosts="localhost", haproxy_balance_mode="kolla",
                  haproxy_balance_kolla_globals=str(root / "globals.yml"),
                  haproxy_balance_kolla_rendered_dir=str(root / "haproxy"))
     return run_playbook(PLAYBOOK, extra, **kwargs)
@@ -103,6 +103,20 @@ def test_a_run_writes_one_line_with_a_backup_names_own_source_backends_and_says_
     assert rc == 0 and task(again, f"Set haproxy_defaults_balance in {root / 'globals.yml'}")["changed"] is False
     assert summary(again)[4] == "nothing to reconfigure"
     assert len([path for path in root.iterdir() if path.name.endswith("~")]) == 1
+
+
+def test_keystone_with_federation_keeps_its_source_and_is_not_named_as_left_over(tmp_path):
+    """The same rule as plain mode: with haproxy_balance_keystone_federation, keystone keeps balance source."""
+    root = kolla_tree(tmp_path)
+
+    rc, report = run(root, check=True, extra={"haproxy_balance_keystone_federation": True})
+    _rc, default = run(root, check=True)
+
+    assert rc == 0
+    assert summary(report)[3].endswith(": none") and "keystone_internal_back" not in summary(report)[3]
+    assert summary(report)[5] == "kept on balance source by choice: keystone (haproxy_balance_keystone_federation)"
+    assert summary(default)[3].endswith(": keystone_internal_back")
+    assert summary(default)[5] == "kept on balance source by choice: none"
 
 
 def test_globals_that_ask_for_source_are_switched_even_before_kolla_renders_it(tmp_path):
