@@ -127,3 +127,17 @@ def select_providers(listed, only):
         raise OpsError(f"Unknown resource provider(s): {', '.join(unknown)}", unknown=unknown)
     roots = {(by_uuid.get(wanted) or by_name[wanted])['root_provider_uuid'] for wanted in only}
     return [rp for rp in listed if rp['root_provider_uuid'] in roots]
+
+
+def scope(providers, requested):
+    """What a selection by ``requested`` (UUIDs or names) covers: the trees, and the providers not named.
+
+    A provider named is read with its whole tree (a clean of a child also changes its root's consumers), which
+    a result says explicitly rather than leave to be inferred.
+    """
+    named = set(requested)
+    roots = sorted({provider['root_provider_uuid'] for provider in providers.values()})
+    return dict(requested=list(requested),
+                trees=[providers[root]['name'] if root in providers else root for root in roots],
+                also_included=sorted(provider['name'] for provider in providers.values()
+                                     if provider['uuid'] not in named and provider['name'] not in named))

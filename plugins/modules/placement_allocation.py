@@ -106,6 +106,8 @@ options:
     description:
       - Limits the audit, the fit check and the clean to these providers (UUIDs or names) and the trees they are
         part of. An unknown provider is an error.
+      - A child provider brings its whole tree, so a clean of a child also changes its root's consumers; RV(scope)
+        names the providers included without being named, and a clean warns about them (check mode too).
     type: list
     elements: str
   report:
@@ -221,6 +223,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+scope:
+  description: With O(resource_providers), what it selected - the names given, the trees read, and the providers
+    included without being named (the rest of each tree).
+  returned: when O(resource_providers) is set and O(action) is not V(restore)
+  type: dict
+  sample: {requested: [compute1_fpga0], trees: [compute1], also_included: [compute1]}
 audit:
   description: Providers, consumers and cells as the audit saw them, cut to O(report). For O(action=clean), the
     audit the plan was made from.
@@ -392,13 +400,19 @@ class PlacementAllocation(OpsModule):
         report = self.params['report']
         if action == 'clean':
             # The plan needs every consumer that is not active, with all of its allocations.
-            return self._clean(state, placement_audit.audit(
+            result = self._clean(state, placement_audit.audit(
                 state, nova, self.params['grace_period'],
                 placement_audit.PROBLEMS if report == placement_audit.SUMMARY else report))
-        audit = placement_audit.audit(state, nova, self.params['grace_period'], report)
-        if action == 'audit':
-            return dict(changed=False, audit=audit)
-        return dict(changed=False, audit=audit, fit=placement_fit.fit(self.placement, state, *request))
+        else:
+            result = dict(changed=False, audit=placement_audit.audit(state, nova, self.params['grace_period'], report))
+            if action == 'fit':
+                result['fit'] = placement_fit.fit(self.placement, state, *request)
+        if self.params['resource_providers']:
+            result['scope'] = placement_state.scope(state.providers, self.params['resource_providers'])
+            if action == 'clean' and result['scope']['also_included']:
+                self.warn(f"resource_providers covers whole trees: the clean also covers "
+                          f"{', '.join(result['scope']['also_included'])}, which were not named")
+        return result
 
     def _validate(self):
         bad = [value for value in self.params['consumers'] or () if not _is_uuid(value)]

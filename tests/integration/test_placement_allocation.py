@@ -375,6 +375,13 @@ def test_nested_custom_class_sharing_and_building_compared_with_nova_manage(tric
     # And it misses an orphan holding only a custom resource class on a nested provider.
     assert cleanable - flagged == {(tricky["fpga_orphan"], tricky["fpga"])}
 
+    # A child provider brings its whole tree: the result says so, and a clean of it warns, check mode included.
+    child = run(lab, resource_providers=["compute1_fpga0"])
+    assert child["scope"] == {"requested": ["compute1_fpga0"], "trees": ["compute1"], "also_included": ["compute1"]}
+    planned = run(lab, check=True, action="clean", backup_dir="/nonexistent", resource_providers=["compute1_fpga0"])
+    assert planned["scope"]["also_included"] == ["compute1"]
+    assert any("also covers compute1, which were not named" in warning for warning in planned.get("warnings", []))
+
 
 def test_placement_database_source_sees_what_the_api_sees(tricky, tmp_path):
     """placement_database reads Placement's own tables: the same audit and the same clean plan as the API."""

@@ -85,3 +85,15 @@ def test_a_selection_keeps_whole_trees_and_refuses_unknown_providers():
     assert [rp['uuid'] for rp in placement_state.select_providers(FakeAPI.PROVIDERS, ['compute1'])] == ['cn1', 'fpga']
     with pytest.raises(OpsError, match='Unknown resource provider'):
         placement_state.select_providers(FakeAPI.PROVIDERS, ['compute9'])
+
+
+def test_scope_names_the_trees_and_what_came_with_a_named_child():
+    providers = {
+        'root': dict(uuid='root', name='compute1', root_provider_uuid='root'),
+        'fpga': dict(uuid='fpga', name='compute1_fpga0', root_provider_uuid='root'),
+        'other': dict(uuid='other', name='compute2', root_provider_uuid='other'),
+    }
+
+    assert placement_state.scope({k: providers[k] for k in ('root', 'fpga')}, ['compute1_fpga0']) == dict(
+        requested=['compute1_fpga0'], trees=['compute1'], also_included=['compute1'])
+    assert placement_state.scope(providers, ['root', 'compute2', 'fpga'])['also_included'] == []
