@@ -18,7 +18,7 @@ import time
 import urllib.error
 import urllib.request
 
-from tests.lab import process
+from tests.lab import nova, process
 from tests.lab.config import CONTROLLERS, DB_USERS, RABBIT_USER
 from tests.lab.lab import Lab
 
@@ -45,26 +45,7 @@ auth_strategy = keystone
 [wsgi]
 api_paste_config = /etc/nova/api-paste.ini
 
-[api_database]
-connection = {api_db}
-
-[database]
-connection = {cell1_db}
-
-[conductor]
-workers = 1
-
-[oslo_concurrency]
-lock_path = /var/lib/nova/lock
-
-[placement]
-auth_type = admin_token
-endpoint = http://127.0.0.1:{placement}
-token = admin
-
-[oslo_messaging_rabbit]
-heartbeat_timeout_threshold = 0
-"""
+""" + nova.NOVA_CONF_SECTIONS
 
 CONDUCTOR_UNIT = """\
 [Unit]
@@ -262,7 +243,8 @@ class ControllerLab:
         db = f"mysql+pymysql://nova:{DB_USERS['nova']}@127.0.0.1:{self.cfg.port('mariadb')}"
         return NOVA_CONF.format(
             host=name, ip=self.hosts[name], rabbit_user=user, rabbit_password=password,
-            amqp=self.cfg.port("amqp"), placement=self.cfg.port("placement"),
+            amqp=self.cfg.port("amqp"), placement=f"http://127.0.0.1:{self.cfg.port('placement')}",
+            lock_path="/var/lib/nova/lock",
             api_db=f"{db}/nova_api?charset=utf8", cell1_db=f"{db}/nova_cell1?charset=utf8")
 
     def reset_config(self, name):

@@ -5,13 +5,9 @@ import subprocess
 from . import process
 from .config import CELL_VHOSTS, CONTROLLERS
 
-NOVA_CONF = """\
-[DEFAULT]
-transport_url = {transport_url}
-state_path = {state_path}
-rpc_ping_enabled = true
-use_stderr = false
-
+# The sections every lab's nova.conf has (the controller lab's too): databases, one conductor worker, locks,
+# Placement through the admin token, no RabbitMQ heartbeat thread.
+NOVA_CONF_SECTIONS = """\
 [api_database]
 connection = {api_db}
 
@@ -22,7 +18,7 @@ connection = {cell1_db}
 workers = 1
 
 [oslo_concurrency]
-lock_path = {state_path}/lock
+lock_path = {lock_path}
 
 [placement]
 auth_type = admin_token
@@ -32,6 +28,15 @@ token = admin
 [oslo_messaging_rabbit]
 heartbeat_timeout_threshold = 0
 """
+
+NOVA_CONF = """\
+[DEFAULT]
+transport_url = {transport_url}
+state_path = {state_path}
+rpc_ping_enabled = true
+use_stderr = false
+
+""" + NOVA_CONF_SECTIONS
 
 CONTROLLER_CONF = """\
 [DEFAULT]
@@ -59,7 +64,7 @@ class Nova:
         """Write nova.conf and build nova_api, cell0 and both cells with nova-manage."""
         (self.dir / "lock").mkdir(parents=True, exist_ok=True)
         self.conf.write_text(NOVA_CONF.format(
-            transport_url=self.cfg.transport_url(), state_path=self.dir,
+            transport_url=self.cfg.transport_url(), state_path=self.dir, lock_path=self.dir / "lock",
             api_db=self.cfg.db_url("nova_api"), cell1_db=self.cfg.db_url("nova_cell1"),
             placement=self.cfg.placement_endpoint))
         for host in CONTROLLERS:
