@@ -13,7 +13,7 @@ after the family, whose suboptions are the family's options; this lets a
 module take two families whose option names overlap (the OpenStack and the
 nova DB families both have ``ca_cert``).
 
-A family's backend module (and so its library) is imported only when a module
+A family's module (and so its library) is imported only when a module
 that declares the family is built: openstacksdk alone takes about half a second
 to import, which a RabbitMQ module should not pay.
 """
@@ -29,9 +29,9 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact impo
 
 _PACKAGE = __name__.rpartition('.')[0]
 
-# Option family -> its backend module in module_utils, which offers ARGUMENT_SPEC,
+# Option family -> its family module in module_utils, which offers ARGUMENT_SPEC,
 # REQUIRED_LIBRARY, IMPORT_ERROR, ERRORS (library exceptions that may escape it),
-# ERROR_LABEL and connect(params). Only the backend module imports its library.
+# ERROR_LABEL and connect(params). Only the family module imports its library.
 FAMILY_MODULES = {
     'openstack': 'placement',
     'mariadb': 'mariadb',
@@ -41,43 +41,43 @@ FAMILY_MODULES = {
 
 
 def load_family(name):
-    """The backend module of the option family ``name``, imported on first use.
+    """The family module of the option family ``name``, imported on first use.
 
     The imports are spelled out (not built from a string) so that Ansible's
-    module packager, which follows import statements, ships every backend.
+    module packager, which follows import statements, ships every family module.
     """
     # pylint: disable=import-outside-toplevel
     if name == 'openstack':
-        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement as backend
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement as family_module
     elif name == 'mariadb':
-        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb as backend
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb as family_module
     elif name == 'nova_db':
-        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db as backend
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db as family_module
     elif name == 'rabbitmq':
-        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq as backend
+        from ansible_collections.openstack_ops.runbooks.plugins.module_utils import rabbitmq as family_module
     else:
         raise KeyError(f'unknown option family {name!r}; known: {sorted(FAMILY_MODULES)}')
-    return backend
+    return family_module
 
 
 def loaded_families():
-    """The backend modules imported so far (by a module declaring them, or by any other code), by family."""
+    """The family modules imported so far (by a module declaring them, or by any other code), by family."""
     return {name: load_family(name) for name, module in FAMILY_MODULES.items() if f'{_PACKAGE}.{module}' in sys.modules}
 
 
 def handled_errors():
-    """OpsError and the library errors of every backend imported so far.
+    """OpsError and the library errors of every family module imported so far.
 
     A library's exception can only be raised once the library is imported, and
-    only its backend module imports it, so families not yet imported need not
+    only its family module imports it, so families not yet imported need not
     be (and are not) imported here.
     """
-    errors = (error for backend in loaded_families().values() for error in backend.ERRORS)
+    errors = (error for family_module in loaded_families().values() for error in family_module.ERRORS)
     return (OpsError,) + tuple(dict.fromkeys(errors))   # mariadb and nova_db share PyMySQL's
 
 
 def __getattr__(name):
-    # FAMILIES and HANDLED_ERRORS were module constants; reading them still works, but imports every backend.
+    # FAMILIES and HANDLED_ERRORS were module constants; reading them still works, but imports every family module.
     if name == 'FAMILIES':
         return {family_name: load_family(family_name) for family_name in FAMILY_MODULES}
     if name == 'HANDLED_ERRORS':
@@ -214,7 +214,7 @@ class OpsModule:
         if isinstance(error, OpsError):
             msg, details = error.msg, error.details
         else:
-            label = next(backend.ERROR_LABEL for backend in loaded_families().values() if isinstance(error, backend.ERRORS))
+            label = next(family.ERROR_LABEL for family in loaded_families().values() if isinstance(error, family.ERRORS))
             msg, details = f'{label}: {error}', {'error_type': type(error).__name__}
         self.module.fail_json(msg=mask_url(msg), details=redact(details), exception=mask_url(traceback.format_exc()))
 

@@ -443,7 +443,7 @@ def test_only_the_backend_modules_import_the_backend_libraries():
 
 
 def test_ansible_packages_every_backend_with_a_module_that_uses_base():
-    """The backends are imported inside load_family(); Ansible's packager must still find and ship them."""
+    """The family modules are imported inside load_family(); Ansible's packager must still find and ship them."""
     # In a new interpreter: importing Ansible's controller code changes how modules report tracebacks.
     found = fresh_python(f'''
         import ast, json
