@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb, mariadb_backup as backup
 
 from benchmarks.harness import compare
 from tests.lab.config import DB_USERS
@@ -34,7 +34,11 @@ def run(lab):
     cnf.write_text(f"[client]\nuser=ops\npassword={DB_USERS['ops']}\nhost=127.0.0.1\nport={port}\nprotocol=tcp\n")
 
     def ours():
-        return backup.take_backup(str(ours_dir), DATABASES, login)
+        server = mariadb.connect(login)
+        try:
+            return backup.take_backup(str(ours_dir), DATABASES, server)
+        finally:
+            server.close()
 
     def peer():
         for database in DATABASES:

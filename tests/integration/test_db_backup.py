@@ -15,6 +15,7 @@ from tests.integration.ansible_runner import COLLECTIONS, run_module, run_playbo
 from tests.lab.config import CONTROLLERS, DB_USERS, REPO_ROOT
 
 sys.path.insert(0, str(COLLECTIONS))
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb  # noqa: E402
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mariadb_backup as backup  # noqa: E402
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import UnsafeToProceed  # noqa: E402
 
@@ -193,12 +194,17 @@ def test_guard_refuses_without_a_backup_and_with_a_stale_one_then_accepts_a_fres
 
 
 def test_guard_takes_the_backup_itself_when_told(clean_lab, backup_dir):
-    params = dict(login(clean_lab), backup_dir=backup_dir, backup_max_age=1800, take_backup=True)
-    assert backup.guard(params, ["placement"], check_mode=True)["id"] is None
-    assert entries(backup_dir) == []
-    manifest = backup.guard(params, ["placement"])
-    assert entries(backup_dir) == [manifest["id"]]
-    assert backup.guard(dict(params, take_backup=False), ["placement"])["id"] == manifest["id"]
+    """With the module's own connection to the server: the dump tool logs in with its login."""
+    server = mariadb.connect(login(clean_lab))
+    try:
+        params = dict(backup_dir=backup_dir, backup_max_age=1800, take_backup=True)
+        assert backup.guard(server, ["placement"], params, check_mode=True)["id"] is None
+        assert entries(backup_dir) == []
+        manifest = backup.guard(server, ["placement"], params)
+        assert entries(backup_dir) == [manifest["id"]] and manifest["age_seconds"] == 0
+        assert backup.guard(server, ["placement"], dict(params, take_backup=False))["id"] == manifest["id"]
+    finally:
+        server.close()
 
 
 # ---------------------------------------------------------------- check mode, idempotence, retention
