@@ -6,6 +6,7 @@
 Only the Python standard library: the code runs on the load balancer itself, next to the socket.
 """
 
+import re
 import socket
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import BackendUnavailable, OpsError
@@ -18,6 +19,9 @@ ADMIN_FORCED_MAINT = 0x01
 ADMIN_DRAIN = 0x08 | 0x10
 # srv_op_state values.
 OPERATIONAL = {0: 'down', 1: 'starting', 2: 'up', 3: 'stopping'}
+# The characters haproxy allows in proxy and server names; anything else (a ';' would chain a second admin command)
+# is refused before a command line is built.
+_NAME = re.compile(r'^[A-Za-z0-9_.:-]+$')
 
 
 class AdminSocket:
@@ -47,7 +51,7 @@ class AdminSocket:
 
     def servers(self, backend):
         """The servers of ``backend`` in configuration order: name, address, admin and operational state."""
-        answer = self.command(f'show servers state {backend}')
+        answer = self.command(f'show servers state {_checked("backend", backend)}')
         lines = [line for line in answer.splitlines() if line.strip()]
         header = next((line for line in lines if line.startswith('# ')), None)
         if header is None:
@@ -63,10 +67,17 @@ class AdminSocket:
 
     def set_admin_state(self, backend, names, state):
         """Put ``names`` of ``backend`` in V(maint) or V(ready) with one command line; haproxy's errors are raised."""
-        line = '; '.join(f'set server {backend}/{name} state {state}' for name in names)
+        line = '; '.join(f'set server {_checked("backend", backend)}/{_checked("server", name)} state {state}'
+                         for name in names)
         answer = self.command(line).strip()
         if answer:   # haproxy answers a successful `set server` with nothing
             raise OpsError(f'haproxy refused "{line}": {answer}', socket=self.path, backend=backend)
+
+
+def _checked(kind, name):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise OpsError(f'{name!r} is not an haproxy {kind} name (letters, digits, -, _, . and :)', **{kind: name})
+    return name
 
 
 def _server(row):

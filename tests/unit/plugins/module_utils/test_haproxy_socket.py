@@ -209,3 +209,20 @@ def test_a_server_whose_fqdn_was_set_over_the_socket_is_still_ready(serve):
     (server,) = haproxy.AdminSocket(fake.path).servers('nova_api')
 
     assert server['admin'] == 'ready'
+
+
+@pytest.mark.parametrize('backend, names', [
+    ('nova_api_back; shutdown sessions server nova_api_back/ctl1', ['ctl1']),
+    ('nova_api_back', ['ctl1 state ready; set server nova_api_back/ctl2']),
+    ('', ['ctl1']),
+])
+def test_a_name_haproxy_would_not_accept_is_refused_before_anything_is_sent(serve, backend, names):
+    fake = serve('')
+    admin = haproxy.AdminSocket(fake.path)
+
+    with pytest.raises(OpsError, match='is not an haproxy (backend|server) name'):
+        admin.set_admin_state(backend, names, 'maint')
+    with pytest.raises(OpsError, match='is not an haproxy backend name'):
+        admin.servers(backend if backend != 'nova_api_back' else 'a b')
+
+    assert fake.received == []
