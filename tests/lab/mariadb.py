@@ -2,10 +2,11 @@
 import os
 import pwd
 import shutil
+import stat
 import subprocess
 
 from . import process
-from .config import DB_USERS
+from .config import DB_USERS, REPO_ROOT
 
 SERVER_CNF = """\
 [client]
@@ -52,6 +53,7 @@ class MariaDB:
 
     def _install(self):
         mysql = pwd.getpwnam("mysql")
+        _reachable_by_mysql(self.dir, self.cfg.state_dir)
         data = self.dir / "data"
         data.mkdir(parents=True, exist_ok=True)
         self.cnf.write_text(SERVER_CNF.format(
@@ -95,6 +97,23 @@ class MariaDB:
         with open(source, "rb") as dump:
             subprocess.run(["mariadb", f"--defaults-file={self.cnf}", "-uroot"],
                            stdin=dump, check=True)
+
+
+def _reachable_by_mysql(directory, lab_dir):
+    """mariadbd runs as mysql and must reach its datadir: every directory above it needs the others' x bit.
+
+    A clone made with `git clone . "$(mktemp -d)"` sits in a 0700 directory. The x bit alone (no listing) is added
+    to the lab's directories and the repository's; a directory above those is named, not changed.
+    """
+    for path in [directory, *directory.parents]:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & stat.S_IXOTH:
+            continue
+        if not (path.is_relative_to(REPO_ROOT) or path.is_relative_to(lab_dir)):
+            raise process.LabError(f"MariaDB runs as user mysql, which cannot pass through {path} (mode {mode:o}); "
+                                   f"give it the others' x bit (chmod o+x {path}) or set OPS_LAB_DIR to a directory "
+                                   "it can reach")
+        os.chmod(path, mode | stat.S_IXOTH)
 
 
 def _bootstrap_sql():
