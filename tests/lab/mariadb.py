@@ -53,9 +53,9 @@ class MariaDB:
 
     def _install(self):
         mysql = pwd.getpwnam("mysql")
-        _reachable_by_mysql(self.dir, self.cfg.state_dir)
         data = self.dir / "data"
         data.mkdir(parents=True, exist_ok=True)
+        _reachable_by_mysql(self.dir, self.cfg.state_dir)
         self.cnf.write_text(SERVER_CNF.format(
             datadir=data, socket=self.cfg.mysql_socket, port=self.cfg.port("mariadb"),
             pidfile=self.dir / "mariadbd.pid", log=self.log))
