@@ -17,12 +17,20 @@ PORT_OFFSETS = {
     "rabbitmq_dist": 3,
     "epmd": 4,
     "placement": 5,
+    # the cloud profile's API services
+    "keystone": 6,
+    "glance": 7,
+    "nova_api": 8,
+    "neutron": 9,
 }
 
 # Lab-only credentials: never used outside the lab's loopback services.
 DB_USERS = {
     "nova": "nova-lab-secret",
     "placement": "placement-lab-secret",
+    "keystone": "keystone-lab-secret",
+    "glance": "glance-lab-secret",
+    "neutron": "neutron-lab-secret",
     "ops": "ops-lab-secret",   # what the collection's modules log in as in tests
 }
 RABBIT_USER = ("openstack", "rabbit-lab-secret")
@@ -35,9 +43,10 @@ class LabConfig:
     venv_bin: pathlib.Path
 
     @classmethod
-    def from_env(cls):
-        state_dir = pathlib.Path(os.environ.get("OPS_LAB_DIR", REPO_ROOT / ".lab")).resolve()
-        port_base = int(os.environ.get("OPS_LAB_PORT_BASE", "25600"))
+    def from_env(cls, dir_var="OPS_LAB_DIR", default_dir=".lab", port_var="OPS_LAB_PORT_BASE",
+                 default_port_base=25600):
+        state_dir = pathlib.Path(os.environ.get(dir_var, REPO_ROOT / default_dir)).resolve()
+        port_base = int(os.environ.get(port_var, str(default_port_base)))
         # The venv of the interpreter running us holds nova, placement and gunicorn.
         return cls(state_dir=state_dir, port_base=port_base,
                    venv_bin=pathlib.Path(sys.executable).parent)

@@ -28,7 +28,8 @@ character-set-server = utf8mb3
 collation-server = utf8mb3_general_ci
 """
 
-DATABASES = ("nova_api", "nova_cell0", "nova_cell1", "nova_cell2", "placement")
+DATABASES = ("nova_api", "nova_cell0", "nova_cell1", "nova_cell2", "placement", "keystone", "glance",
+             "neutron")
 
 
 class MariaDB:
@@ -118,7 +119,8 @@ def _reachable_by_mysql(directory, lab_dir):
 
 def _bootstrap_sql():
     lines = [f"CREATE DATABASE IF NOT EXISTS {db} CHARACTER SET utf8mb3;" for db in DATABASES]
-    grants = {"nova": "`nova\\_%`.*", "placement": "placement.*", "ops": "*.*"}
+    grants = {"nova": "`nova\\_%`.*", "placement": "placement.*", "keystone": "keystone.*", "glance": "glance.*",
+              "neutron": "neutron.*", "ops": "*.*"}
     for user, password in DB_USERS.items():
         for host in ("%", "localhost"):
             lines.append(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}';")

@@ -46,6 +46,9 @@ class Placement:
         (self.dir / "placement.conf").write_text(
             PLACEMENT_CONF.format(connection=self.cfg.db_url("placement", user="placement")))
         self.cfg.path("clouds.yaml").write_text(CLOUDS_YAML.format(endpoint=self.cfg.placement_endpoint))
+        self.sync()
+
+    def sync(self):
         result = subprocess.run(
             [self.cfg.bin("placement-manage"), "--config-file", str(self.dir / "placement.conf"),
              "db", "sync"], capture_output=True, text=True, check=False)

@@ -55,6 +55,17 @@ def spawn(argv, log_path, env=None, cwd=None):
     return proc.pid
 
 
+def spawn_gunicorn(venv_bin, app, port, directory, log_path, env, workers=1, threads=1):
+    """gunicorn serving app on loopback, configured by directory/gunicorn.conf.py and given no arguments.
+
+    keystone and nova-api parse the process's argv as their own options and refuse gunicorn's.
+    """
+    settings = {"wsgi_app": app, "bind": f"127.0.0.1:{port}", "workers": workers, "threads": threads,
+                "timeout": 120, "control_socket_disable": True}
+    (directory / "gunicorn.conf.py").write_text("".join(f"{key} = {value!r}\n" for key, value in settings.items()))
+    return spawn([str(venv_bin / "gunicorn")], log_path, env=env, cwd=directory)
+
+
 def wait_until(check, timeout, what, pid=None, log_path=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

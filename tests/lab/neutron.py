@@ -1,0 +1,79 @@
+"""Neutron's API (PyPI neutron, ML2 with no mechanism driver), for the cloud profile.
+
+nova-api and nova-compute ask Neutron about every server even when it was booted with `networks: none` (the
+security groups in `server show`, the ports to release on delete and migrate), so the cloud needs a real network
+API; no agent runs and no network is created.
+"""
+import subprocess
+import urllib.error
+import urllib.request
+
+from . import process
+
+NEUTRON_CONF = """\
+[DEFAULT]
+core_plugin = ml2
+service_plugins =
+auth_strategy = keystone
+log_file = {log}
+api_paste_config = {paste}
+transport_url = {transport_url}
+notify_nova_on_port_status_changes = false
+notify_nova_on_port_data_changes = false
+
+[database]
+connection = {connection}
+
+[ml2]
+type_drivers = flat
+tenant_network_types =
+mechanism_drivers =
+extension_drivers = port_security
+
+[oslo_concurrency]
+lock_path = {dir}/lock
+
+{authtoken}
+"""
+
+
+class Neutron:
+    name = "neutron"
+
+    def __init__(self, cfg, log):
+        self.cfg = cfg
+        self.dir = cfg.path("neutron")
+        self.conf = self.dir / "neutron.conf"
+        self.log = log
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.cfg.port('neutron')}"
+
+    def prepare(self, authtoken):
+        (self.dir / "lock").mkdir(parents=True, exist_ok=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(NEUTRON_CONF.format(
+            log=self.log, paste=self.cfg.venv_bin.parent / "etc" / "neutron" / "api-paste.ini",
+            transport_url=self.cfg.transport_url(), connection=self.cfg.db_url("neutron", user="neutron"),
+            dir=self.dir, authtoken=authtoken))
+        result = subprocess.run([self.cfg.bin("neutron-db-manage"), "--config-file", str(self.conf),
+                                 "upgrade", "heads"], capture_output=True, text=True, check=False)
+        if result.returncode:
+            raise process.LabError(f"neutron-db-manage upgrade heads failed:\n{result.stderr[-3000:]}")
+
+    def start(self, env, record):
+        """Start the API, record its PID at once (so a failed start is still stopped), wait for it."""
+        out = self.log.with_suffix(".out")
+        pid = process.spawn_gunicorn(self.cfg.venv_bin, "neutron.wsgi.api:application", self.cfg.port("neutron"),
+                                     self.dir, out, dict(env, OS_NEUTRON_CONFIG_FILES=str(self.conf),
+                                                         OS_NEUTRON_CONFIG_DIR=str(self.dir)))
+        record(self.name, pid)
+        process.wait_until(self.answers, 90, "Neutron", pid=pid, log_path=out)
+
+    def answers(self):
+        try:
+            with urllib.request.urlopen(self.url, timeout=5) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
