@@ -6,10 +6,10 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: test deps sanity lint unit integration molecule bench build lab-up lab-down lab-status lab-reset demo demo-down clean
+.PHONY: test deps sanity lint unit integration scenarios molecule bench build lab-up lab-down lab-status lab-reset demo demo-down clean
 
-## test: install what is needed, then sanity, lint, unit, integration and molecule tests, in that order
-test: deps sanity lint unit integration molecule
+## test: install what is needed, then sanity, lint, unit, integration, scenario and molecule tests, in that order
+test: deps sanity lint unit integration scenarios molecule
 
 deps:
 	@bash tests/bootstrap.sh
@@ -29,6 +29,11 @@ unit: deps
 integration: deps
 	@echo "== integration tests against the service lab"
 	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v
+
+## scenarios: the seeds' incidents through nova's own API, on the cloud profile of the lab (tests/lab/cloud.py)
+scenarios: deps
+	@echo "== incident scenarios on the cloud lab"
+	@bash tests/no-empty-run.sh $(PYTEST) tests/scenarios -v
 
 ## molecule: the conductor_recovery scenarios (extensions/molecule) on the podman controller lab
 # Its own service lab too; the containers are named ctl1..ctl3, so it cannot run beside `make demo`.
@@ -58,14 +63,17 @@ build: deps
 	@mkdir -p .build/dist
 	@$(BIN)/ansible-galaxy collection build --force --output-path .build/dist .
 
+# PROFILE=cloud: the cloud profile (Keystone, Glance, nova-api, scheduler, fake computes) instead of the light lab.
+PROFILE ?= light
+LAB := OPS_LAB_PROFILE=$(PROFILE) $(BIN)/python -m tests.lab
 lab-up: deps
-	@$(BIN)/python -m tests.lab up
+	@$(LAB) up
 
 lab-down:
-	@$(BIN)/python -m tests.lab down
+	@$(LAB) down
 
 lab-status:
-	@$(BIN)/python -m tests.lab status
+	@$(LAB) status
 
 lab-reset:
 	@$(BIN)/python -m tests.lab reset

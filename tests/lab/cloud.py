@@ -30,8 +30,10 @@ CLOUD_CELLS = {"cell1": {"vhost": "cell1", "conductor": "ctl1", "computes": ("cm
                "cell2": {"vhost": "cell2", "conductor": "ctl2", "computes": ("cmp3",)}}
 COMPUTES = tuple(host for cell in CLOUD_CELLS.values() for host in cell["computes"])
 API_HOST = "ctl1"
-# A flavor sized so that four fill a fake compute (MediumFakeDriver: 10 VCPU, 8192 MB, reserved 0).
-FLAVORS = {"m1.lab": {"vcpus": 1, "ram": 2048, "disk": 1}, "m1.tiny": {"vcpus": 1, "ram": 512, "disk": 1}}
+# Flavors sized against a fake compute (MediumFakeDriver: 10 VCPU, 8192 MB, reserved 0): four m1.lab fill one,
+# one m1.host does.
+FLAVORS = {"m1.tiny": {"vcpus": 1, "ram": 512, "disk": 1}, "m1.lab": {"vcpus": 1, "ram": 2048, "disk": 1},
+           "m1.host": {"vcpus": 1, "ram": 8192, "disk": 1}}
 
 SERVICE_USERS = {"nova": "nova-lab-secret", "placement": "placement-lab-secret", "glance": "glance-lab-secret",
                  "neutron": "neutron-lab-secret"}
@@ -229,6 +231,11 @@ class CloudLab(Lab):
     def clouds_yaml(self):
         return self.cfg.path("clouds.yaml")
 
+    @property
+    def image_id(self):
+        """The image every scenario boots (uploaded to Glance by `up`)."""
+        return json.loads(self.cfg.path("cloud.json").read_text())["image"]
+
     def authtoken(self, user):
         return AUTHTOKEN.format(auth=self.auth_url, user=user, password=SERVICE_USERS[user])
 
@@ -289,15 +296,15 @@ class CloudLab(Lab):
         self.placement.start(self._record)
         self.glance.prepare(self.authtoken("glance"))
         self.glance.start(env, self._record)
-        self.image_id = self.glance.upload(self.admin_token())
+        image = self.glance.upload(self.admin_token())
         self.neutron.prepare(self.authtoken("neutron"))
-        self.neutron.start(env, self._record)
+        self.neutron.start(env, self._record, self.admin_token)
         log("nova: api_db, cell0, cell1, cell2 with nova-manage")
         self._prepare_nova()
         log("nova: conductors, scheduler, nova-api, computes")
         self._start_nova()
         self._write_clouds_yaml()
-        self.cfg.path("cloud.json").write_text(json.dumps({"image": self.image_id}, indent=2))
+        self.cfg.path("cloud.json").write_text(json.dumps({"image": image}, indent=2))
 
     def _prepare_nova(self):
         self.nova_dir.mkdir(parents=True, exist_ok=True)
@@ -366,7 +373,7 @@ class CloudLab(Lab):
                            log_path=self.log_path("cmp1", "nova", "nova-compute"))
         self.nova_manage("cell_v2", "discover_hosts", "--verbose")
         for name, spec in FLAVORS.items():
-            self.compute("POST", "/flavors", {"flavor": {"name": name, **spec}})
+            self.compute("POST", "/flavors", {"flavor": {"name": name, "id": name, **spec}})
 
     def _providers(self):
         try:

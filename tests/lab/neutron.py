@@ -13,7 +13,7 @@ from . import process
 NEUTRON_CONF = """\
 [DEFAULT]
 core_plugin = ml2
-service_plugins =
+service_plugins = router
 auth_strategy = keystone
 log_file = {log}
 api_paste_config = {paste}
@@ -62,18 +62,24 @@ class Neutron:
         if result.returncode:
             raise process.LabError(f"neutron-db-manage upgrade heads failed:\n{result.stderr[-3000:]}")
 
-    def start(self, env, record):
-        """Start the API, record its PID at once (so a failed start is still stopped), wait for it."""
+    def start(self, env, record, token):
+        """Start the API, record its PID at once (so a failed start is still stopped), wait for it.
+
+        The wait lists networks: neutron 29 on SQLAlchemy 2.1 reads `Port.port_forwardings`, a backref that exists
+        only once the ORM mappers are configured, which the first query does; a worker whose first request lists
+        ports answers 500 (AttributeError) until then. With one worker, listing networks first settles it.
+        """
         out = self.log.with_suffix(".out")
         pid = process.spawn_gunicorn(self.cfg.venv_bin, "neutron.wsgi.api:application", self.cfg.port("neutron"),
                                      self.dir, out, dict(env, OS_NEUTRON_CONFIG_FILES=str(self.conf),
                                                          OS_NEUTRON_CONFIG_DIR=str(self.dir)))
         record(self.name, pid)
-        process.wait_until(self.answers, 90, "Neutron", pid=pid, log_path=out)
+        process.wait_until(lambda: self.answers(token()), 90, "Neutron", pid=pid, log_path=out)
 
-    def answers(self):
+    def answers(self, token):
+        request = urllib.request.Request(f"{self.url}/v2.0/networks", headers={"X-Auth-Token": token})
         try:
-            with urllib.request.urlopen(self.url, timeout=5) as response:
+            with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False

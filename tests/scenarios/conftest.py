@@ -1,0 +1,113 @@
+"""Incident scenarios on the cloud profile of the lab: the cloud breaks the way a seed's did, through nova's own API.
+
+One cloud per session (or the one `make lab-up PROFILE=cloud` left running). Each scenario leaves the cloud as it
+found it: every server it booted is deleted through the API, every row it removed behind nova's back is gone with
+the server it belonged to.
+"""
+import time
+import urllib.error
+
+import pytest
+
+from tests.lab import process
+from tests.lab.cloud import CloudLab
+from tests.lab.config import DB_USERS
+from tests.lab.keystone import MEMBER
+
+
+@pytest.fixture(scope="session")
+def cloud_lab():
+    lab = CloudLab()
+    owned = not lab.is_up()
+    if owned:
+        lab.up()
+    yield lab
+    if owned:
+        pids = dict(lab.pids)
+        lab.down()
+        alive = [name for name, pid in pids.items() if process.alive(pid)]
+        listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
+        assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
+
+
+@pytest.fixture
+def cloud(cloud_lab):
+    api = Cloud(cloud_lab)
+    api.require_empty()
+    yield api
+    api.delete_all()
+
+
+class Cloud:
+    """What an operator and a tenant do through the compute API, and what the tests read back."""
+
+    def __init__(self, lab):
+        self.lab = lab
+        self._member = None
+
+    # --- tokens and calls ---------------------------------------------------------------------------------
+    def member_token(self):
+        if self._member is None:
+            self._member = self.lab.keystone.token(MEMBER, MEMBER[0])
+        return self._member
+
+    def admin(self, method, path, body=None):
+        return self.lab.compute(method, path, body)
+
+    def member(self, method, path, body=None):
+        return self.lab.compute(method, path, body, token=self.member_token())
+
+    def status_of(self, server_id, as_admin=False):
+        """(HTTP status, server) of GET /servers/<id>."""
+        try:
+            call = self.admin if as_admin else self.member
+            return 200, call("GET", f"/servers/{server_id}")["server"]
+        except urllib.error.HTTPError as err:
+            return err.code, None
+
+    # --- servers ------------------------------------------------------------------------------------------
+    def boot(self, name, flavor, host=None):
+        """Boot one server as the member (as admin when a host is forced); returns its id."""
+        body = {"server": {"name": name, "flavorRef": flavor, "imageRef": self.lab.image_id, "networks": "none"}}
+        if host:
+            body["server"]["availability_zone"] = f"nova:{host}"
+            return self.admin("POST", "/servers", body)["server"]["id"]
+        return self.member("POST", "/servers", body)["server"]["id"]
+
+    def wait(self, server_ids, statuses=("ACTIVE",), timeout=120):
+        """Wait until every server has left BUILD (or a migration's states); returns {id: server}."""
+        servers = {}
+
+        def settled():
+            for server_id in server_ids:
+                _code, server = self.status_of(server_id, as_admin=True)
+                servers[server_id] = server
+            return all(server and server["status"] in (*statuses, "ERROR") and not server.get(
+                "OS-EXT-STS:task_state") for server in servers.values())
+
+        process.wait_until(settled, timeout, f"servers {', '.join(server_ids)} to settle")
+        return servers
+
+    def servers(self):
+        return self.admin("GET", "/servers/detail?all_tenants=1")["servers"]
+
+    def require_empty(self):
+        left = [server["id"] for server in self.servers()]
+        assert not left, f"the cloud lab still holds servers from an earlier run: {left}"
+
+    def delete_all(self):
+        ids = [server["id"] for server in self.servers()]
+        for server_id in ids:
+            self.admin("DELETE", f"/servers/{server_id}")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and self.servers():
+            time.sleep(0.5)
+        assert not self.servers(), "servers left after the scenario's clean-up"
+
+    # --- what the collection's runbooks are given ---------------------------------------------------------
+    def nova_db(self):
+        return dict(login_host="127.0.0.1", login_port=self.lab.cfg.port("mariadb"), login_user="ops",
+                    login_password=DB_USERS["ops"])
+
+    def sql(self, statements, database):
+        return self.lab.mariadb.sql(statements, database)
