@@ -119,8 +119,8 @@ def test_approval_workflow(workflow):
     nodes = {node['identifier']: node for node in workflow['workflow_nodes']}
     assert list(nodes) == ['plan', 'approve', 'run', 'report']
     template = workflow['name']
-    assert nodes['plan']['unified_job_template'] == {'name': template, 'type': 'job_template',
-                                                      'organization': {'name': 'Default'}}
+    job_template = {'name': template, 'type': 'job_template', 'organization': {'name': 'Default'}}
+    assert nodes['plan']['unified_job_template'] == job_template
     assert nodes['plan']['job_type'] == 'check' and nodes['plan']['diff_mode'] is True
     assert nodes['plan']['related'] == {'success_nodes': [{'identifier': 'approve'}]}
     approval = nodes['approve']['unified_job_template']

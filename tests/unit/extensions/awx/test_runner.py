@@ -68,10 +68,8 @@ def test_clean_placement_plan_job_through_ansible_runner(tmp_path):
     write(job / 'env' / 'cmdline', f'--check -u root --diff -e @{worker}/env/tmp_database')
 
     hostvars = {'localhost': {'ansible_connection': 'local', 'ansible_python_interpreter': sys.executable}}
-    write(job / 'inventory' / 'hosts',
-          '#! /usr/bin/env python3\nprint(%r)\n' % json.dumps({'all': {'hosts': ['localhost']},
-                                                                '_meta': {'hostvars': hostvars}}),
-          mode=stat.S_IRWXU)
+    inventory = json.dumps({'all': {'hosts': ['localhost']}, '_meta': {'hostvars': hostvars}})
+    write(job / 'inventory' / 'hosts', '#! /usr/bin/env python3\nprint(%r)\n' % inventory, mode=stat.S_IRWXU)
     playbook = Path(template['playbook'])
     (job / 'project' / playbook.parent).mkdir(parents=True)
     shutil.copy(ROOT / playbook, job / 'project' / playbook)
