@@ -135,7 +135,8 @@ def test_approval_workflow_nodes_chained_by_their_artifacts(tmp_path):
     ones before it as AWX does (WorkflowJobNode.get_job_kwargs: ancestor artifacts join the extra vars, untrusted).
     The run meets the same closed ports, so the report node must fail and say why."""
     port = closed_port()
-    _, plan_events = run_job(tmp_path, 5001, 'openstack_ops clean_placement', 'check', port=port)
+    plan_dir, plan_events = run_job(tmp_path, 5001, 'openstack_ops clean_placement', 'check', port=port)
+    assert (plan_dir / 'status').read_text() == 'failed'   # AWX would stop here; the chain goes on to show the flow
     plan = job_artifacts(plan_events)
     run_dir, run_events = run_job(tmp_path, 5002, 'openstack_ops clean_placement', 'run', artifacts=plan, port=port)
     assert (run_dir / 'status').read_text() == 'failed'
