@@ -54,6 +54,28 @@ def variables_read(runbook):
     return names
 
 
+def variable_specs(runbook):
+    """name -> (type, choices) of what the runbook reads: argument spec options, or the type of a play var's
+    default (None where the default is an expression)."""
+    specs = {}
+    text = (ROOT / 'playbooks' / f'{runbook}.yml').read_text()
+    for play in yaml.safe_load(text):
+        for name, default in play.get('vars', {}).items():
+            kind = {bool: 'bool', int: 'int', list: 'list', dict: 'dict', str: 'str'}.get(type(default))
+            specs[name] = (None if isinstance(default, str) and '{{' in default else kind, None)
+    for role, entry in re.findall(r'name: openstack_ops\.runbooks\.(\w+)(?:\n\s+tasks_from: (\w+))?', text) + \
+            re.findall(r'role: openstack_ops\.runbooks\.(\w+)()', text):
+        options = yaml.safe_load((ROOT / 'roles' / role / 'meta' / 'argument_specs.yml').read_text())
+        for name, option in options['argument_specs'][entry or 'main']['options'].items():
+            specs[name] = (option.get('type', 'str'), option.get('choices'))
+    return specs
+
+
+# survey question type -> the variable types it may set
+QUESTION_SETS = {'integer': {'int'}, 'float': {'float'}, 'multiselect': {'list'}, 'text': {'str', 'path'},
+                 'textarea': {'str', 'path'}}
+
+
 def test_every_runbook_has_a_wrapper_awx_lists():
     wrappers = sorted(path.stem for path in (AWX / 'playbooks').glob('*.yml'))
     assert wrappers == RUNBOOKS
@@ -98,6 +120,18 @@ def test_job_template(template):
     read = variables_read(runbook_of(template)) | GLOBAL_VARIABLES
     asked = {question['variable'] for question in survey['spec']}
     assert asked <= read, f'asked but not read by {runbook_of(template)}: {sorted(asked - read)}'
+    specs = variable_specs(runbook_of(template))
+    for question in survey['spec']:
+        kind, choices = specs.get(question['variable'], (None, None))
+        if kind is None:
+            continue   # a play var whose default is an expression, or a hosts line
+        if question['type'] == 'multiplechoice':
+            if sorted(question['choices']) == ['false', 'true']:
+                assert kind == 'bool', question['variable']
+            else:
+                assert kind == 'str' and (choices is None or set(question['choices']) <= set(choices)), question
+        else:
+            assert kind in QUESTION_SETS[question['type']], (question['variable'], kind, question['type'])
     given = set(template.get('extra_vars') or {})
     assert given <= read, f'set but not read by {runbook_of(template)}: {sorted(given - read)}'
     # secrets come from credentials, never from a survey
