@@ -370,8 +370,10 @@ class PlacementAllocation(OpsModule):
         concurrency=dict(type='int', default=8),
         consumers=dict(type='list', elements='str'),
         flavor=dict(type='str'),
+        forbidden_traits=dict(type='list', elements='str', default=[]),
         grace_period=dict(type='int', default=3600),
         max_changes=dict(type='int', default=100),
+        member_of=dict(type='list', elements='str', default=[]),
         nova_cell_host=dict(type='str'),
         placement_database=dict(type='str'),
         report=dict(type='str', choices=list(placement_audit.REPORTS), default=placement_audit.PROBLEMS),
@@ -393,8 +395,10 @@ class PlacementAllocation(OpsModule):
     def run(self):
         self._validate()
         action = self.params['action']
+        if action in ('clean', 'restore'):
+            placement_clean.require_safe_writes(self.placement, action)
         if action == 'restore':
-            return self._restore()
+            return dict(self._restore(), microversion=self.placement.negotiate())
         request = self._fit_request() if action == 'fit' else None
         state, nova = self._read(self.params['resource_providers'])
         report = self.params['report']
@@ -406,7 +410,9 @@ class PlacementAllocation(OpsModule):
         else:
             result = dict(changed=False, audit=placement_audit.audit(state, nova, self.params['grace_period'], report))
             if action == 'fit':
-                result['fit'] = placement_fit.fit(self.placement, state, *request)
+                result['fit'] = placement_fit.fit(self.placement, state, request)
+        if action != 'audit' or not self.params['placement_database']:
+            result['microversion'] = self.placement.negotiate()
         if self.params['resource_providers']:
             result['scope'] = placement_state.scope(state.providers, self.params['resource_providers'])
             if action == 'clean' and result['scope']['also_included']:
@@ -441,12 +447,18 @@ class PlacementAllocation(OpsModule):
         return placement_nova_state.NovaSource(self.nova_db, override)
 
     def _fit_request(self):
-        """(resources, required traits) of the fit check, checked before anything is read."""
+        """The fit check's request (placement_fit.make_request), checked before anything is read."""
         if self.params['flavor']:
-            resources, traits = placement_fit.flavor_request(self.nova_db, self.params['flavor'])
+            request = placement_fit.flavor_request(self.nova_db, self.params['flavor'])
         else:
-            resources, traits = placement_fit.parse_resources(self.params['resources']), []
-        return resources, placement_fit.check_traits(list(dict.fromkeys(traits + self.params['required_traits'])))
+            request = placement_fit.make_request(placement_fit.parse_resources(self.params['resources']))
+        unnumbered = request['groups'][placement_fit.UNNUMBERED]
+        unnumbered['required'] = placement_fit.check_traits(
+            list(dict.fromkeys(unnumbered['required'] + self.params['required_traits'])))
+        unnumbered['forbidden'] = placement_fit.check_traits(
+            list(dict.fromkeys(unnumbered['forbidden'] + self.params['forbidden_traits'])))
+        unnumbered['member_of'] += placement_fit.parse_member_of(self.params['member_of'])
+        return request
 
     def _clean(self, state, audit):
         classes = self.params['clean_classes']
