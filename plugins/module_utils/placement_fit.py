@@ -363,8 +363,8 @@ class _Host:
                 offered |= pool.traits_of(u)
             missing = sorted(set(g['required']) - offered)
             if missing:
-                reasons.append(dict(resource_class=None, reason=f"no provider of the tree or sharing with it has "
-                                                                 f"the required trait(s) {', '.join(missing)}"))
+                reasons.append(dict(resource_class=None, reason=(
+                    f"no provider of the tree or sharing with it has the required trait(s) {', '.join(missing)}")))
         numbered = [s for s in self.slots if s[0] != UNNUMBERED]
         if not reasons and self.request['group_policy'] == 'isolate' and len(numbered) > 1:
             distinct = set()
@@ -509,4 +509,3 @@ def fit(client, state, request):
         blocked=blocked,
         total_fits=total,
     )
-

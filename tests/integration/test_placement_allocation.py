@@ -451,6 +451,10 @@ class RacingClient:
         self.raced = False
         self.statuses = []
 
+    def __getattr__(self, name):
+        """The negotiated microversion and the rest of the real client."""
+        return getattr(self.client, name)
+
     def get(self, *args, **kwargs):
         return self.client.get(*args, **kwargs)
 

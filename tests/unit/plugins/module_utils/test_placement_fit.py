@@ -273,7 +273,7 @@ def test_a_flavor_with_granular_groups_and_a_group_policy():
     request = placement_fit.flavor_request(db, 'numa')
 
     assert request['group_policy'] == 'isolate'
-    assert request['groups'][''] ['resources'] == {'MEMORY_MB': 1024, 'DISK_GB': 10}
+    assert request['groups']['']['resources'] == {'MEMORY_MB': 1024, 'DISK_GB': 10}
     assert request['groups']['1'] == dict(resources={'VCPU': 1}, required=['HW_CPU_X86_AVX2'], forbidden=[],
                                           member_of=[])
     assert placement_fit.query(request) == dict(resources='DISK_GB:10,MEMORY_MB:1024', resources1='VCPU:1',
