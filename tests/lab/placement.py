@@ -102,8 +102,12 @@ class Placement:
              "--bind", endpoint.rsplit("/", 1)[1],
              "--pythonpath", str(self.cfg.repo_root), "tests.lab.placement_capped:application"],
             log, env=dict(self.env, OPS_LAB_PLACEMENT_MAX_MICROVERSION=max_version))
-        process.wait_until(lambda: self._version_document(endpoint) is not None, 60,
-                           f"Placement capped at {max_version}", pid=pid, log_path=log)
+        try:
+            process.wait_until(lambda: self._version_document(endpoint) is not None, 60,
+                               f"Placement capped at {max_version}", pid=pid, log_path=log)
+        except BaseException:
+            process.stop(pid)
+            raise
         return pid, endpoint
 
     @staticmethod
