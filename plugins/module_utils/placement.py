@@ -8,6 +8,10 @@ with an explicit microversion per call, so behaviour does not depend on which
 Placement resources the installed openstacksdk happens to model. The audit, the
 fit check and the clean name their microversion and paths from here, so that
 what the collection asks of Placement is written down once.
+
+The microversion is negotiated once per connection: the highest the collection
+uses (MICROVERSION) that the server's version document (GET /) says it serves.
+What each action needs below that is named here too (CONSUMER_GENERATIONS, ...).
 """
 
 import importlib.util
@@ -52,8 +56,30 @@ _SDK_KEYWORDS = dict(
     api_timeout='api_timeout',
 )
 
-# Yoga and later: consumer types exist, and every read and write of the audit, fit check and clean is valid at it.
+# The highest microversion the collection uses (Xena: consumer types). A server that serves less is called at its
+# own maximum; each action checks what it needs of it (below).
 MICROVERSION = '1.38'
+# The oldest server the module works with at all: Pike, where GET /allocation_candidates appeared.
+MINIMUM = '1.10'
+# Consumer generations (Rocky): without them a write cannot detect a concurrent writer, so clean and restore
+# refuse to run below this.
+CONSUMER_GENERATIONS = '1.28'
+# consumer_type in allocation bodies (Xena): required in writes from here on, refused before.
+CONSUMER_TYPES = '1.38'
+
+# The highest microversion each release of Placement serves (placement/rest_api_version_history.rst in
+# openstack/placement; Placement was part of nova up to Rocky).
+RELEASES = (
+    ('1.0', 'Newton'),
+    ('1.4', 'Ocata'),
+    ('1.10', 'Pike'),
+    ('1.17', 'Queens'),
+    ('1.30', 'Rocky'),
+    ('1.31', 'Stein'),
+    ('1.36', 'Train to Wallaby'),
+    ('1.38', 'Xena'),
+    ('1.39', 'Yoga or later'),
+)
 
 # The error code of a generation conflict: another writer changed the provider or consumer since it was read.
 CONCURRENT_UPDATE = 'placement.concurrent_update'
@@ -105,11 +131,59 @@ def connect(params):
     return PlacementClient(load_sdk().connect(cloud=cloud, **settings))
 
 
+def version_tuple(version):
+    """'1.28' -> (1, 28); a version that is not MAJOR.MINOR is an error."""
+    try:
+        major, minor = str(version).split('.')
+        return int(major), int(minor)
+    except ValueError as error:
+        raise OpsError(f'Placement microversion {version!r} is not MAJOR.MINOR') from error
+
+
+def release_of(max_version):
+    """The first release whose Placement serves ``max_version`` (a server between two is the later one's)."""
+    for version, release in RELEASES:
+        if version_tuple(max_version) <= version_tuple(version):
+            return release
+    return RELEASES[-1][1]
+
+
 class PlacementClient:
-    """JSON calls to the Placement API, each at an explicit microversion."""
+    """JSON calls to the Placement API, each at an explicit microversion.
+
+    ``microversion`` is the one negotiated with the server on first use (negotiate()).
+    """
 
     def __init__(self, conn):
         self.conn = conn
+        self._negotiated = None
+
+    @property
+    def microversion(self):
+        return self.negotiate()['microversion']
+
+    def negotiate(self):
+        """Read the server's version document once; the microversion used is the highest both sides know.
+
+        Returns dict(microversion, max_version, min_version, release), what a module result reports.
+        """
+        if self._negotiated is None:
+            document = self._request('GET', '/', None)
+            versions = (document or {}).get('versions') or [{}]
+            newest = max(versions, key=lambda v: version_tuple(v.get('max_version') or '1.0'))
+            max_version = newest.get('max_version') or '1.0'
+            used = min(MICROVERSION, max_version, key=version_tuple)
+            if version_tuple(used) < version_tuple(MINIMUM):
+                raise OpsError(
+                    f'Placement serves microversions up to {max_version} ({release_of(max_version)}); '
+                    f'this module needs at least {MINIMUM} (Pike)', max_version=max_version)
+            self._negotiated = dict(microversion=used, max_version=max_version,
+                                    min_version=newest.get('min_version') or '1.0', release=release_of(max_version))
+        return self._negotiated
+
+    def at_least(self, version):
+        """Whether the negotiated microversion is ``version`` or later."""
+        return version_tuple(self.microversion) >= version_tuple(version)
 
     def get(self, path, microversion, params=None):
         return self._request('GET', path, microversion, params=params)
@@ -127,8 +201,9 @@ class PlacementClient:
         self.conn.close()
 
     def _request(self, method, path, microversion, **kwargs):
-        response = self.conn.placement.request(
-            path, method, microversion=microversion, raise_exc=False, **kwargs)
+        if microversion is not None:
+            kwargs['microversion'] = microversion
+        response = self.conn.placement.request(path, method, raise_exc=False, **kwargs)
         if response.status_code >= 400:
             raise ApiError(
                 f'Placement {method} {path} failed with HTTP {response.status_code}: {_error_detail(response)}',

@@ -15,7 +15,8 @@ and Cleaner.apply executes them, so what a check run shows is what a real run do
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement_backup
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, UnsafeToProceed
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement import (
-    MICROVERSION,
+    CONSUMER_GENERATIONS,
+    CONSUMER_TYPES,
     consumer_path,
     retry_on_conflict,
 )
@@ -70,12 +71,31 @@ def _flatten(allocations):
     return {provider: body['resources'] for provider, body in (allocations or {}).items()}
 
 
+def require_safe_writes(client, action):
+    """Refuse ``action`` (a write) on a Placement without consumer generations, before anything is read or written.
+
+    Below microversion 1.28 a PUT /allocations/{consumer} carries no generation: Placement cannot tell that Nova
+    (or anyone) changed the consumer since it was read, and the write would replace their allocations silently.
+    """
+    if client.at_least(CONSUMER_GENERATIONS):
+        return
+    version = client.negotiate()
+    raise UnsafeToProceed(
+        f"action={action} is refused: this Placement serves microversions up to {version['max_version']} "
+        f"({version['release']}), and a write is generation-safe only with consumer generations "
+        f"(microversion {CONSUMER_GENERATIONS}, Rocky or later); without them it could overwrite what Nova wrote "
+        f"meanwhile. Nothing was read or changed; action=audit and action=fit work on this Placement.",
+        microversion=version)
+
+
 def _put(client, consumer, current, allocations):
-    client.put(consumer_path(consumer), dict(
+    body = dict(
         allocations={provider: {'resources': resources} for provider, resources in allocations.items()},
         consumer_generation=current.get('consumer_generation'), project_id=current.get('project_id'),
-        user_id=current.get('user_id'), consumer_type=current.get('consumer_type') or 'INSTANCE',
-    ), MICROVERSION)
+        user_id=current.get('user_id'))
+    if client.at_least(CONSUMER_TYPES):
+        body['consumer_type'] = current.get('consumer_type') or 'INSTANCE'
+    client.put(consumer_path(consumer), body, client.microversion)
 
 
 def _retrying(first, reread, write, retries):
@@ -104,7 +124,7 @@ class Cleaner:
         self.backups = []
 
     def read(self, consumer):
-        return self.client.get(consumer_path(consumer), MICROVERSION)
+        return self.client.get(consumer_path(consumer), self.client.microversion)
 
     def apply(self, changes):
         """Back up every planned consumer, then trim each; returns the change records of what was done.
@@ -181,7 +201,7 @@ class Restorer:
         self.retries = retries
 
     def read(self, consumer):
-        return self.client.get(consumer_path(consumer), MICROVERSION)
+        return self.client.get(consumer_path(consumer), self.client.microversion)
 
     def plan(self, saved):
         """{consumer: (current, saved)} for the consumers whose allocations differ from the backup."""

@@ -12,7 +12,6 @@ import math
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement import (
-    MICROVERSION,
     RESOURCE_PROVIDERS,
     provider_path,
 )
@@ -42,7 +41,7 @@ class PlacementState:
         on_allocations(consumer uuids), when given, is called with each provider's consumers as soon as they
         are read, so that Nova can be read at the same time; it is called from the reading threads.
         """
-        listed = client.get(RESOURCE_PROVIDERS, MICROVERSION)['resource_providers']
+        listed = [_with_tree(rp) for rp in client.get(RESOURCE_PROVIDERS, client.microversion)['resource_providers']]
         if only:
             listed = select_providers(listed, only)
         providers = {rp['uuid']: dict(
@@ -90,8 +89,8 @@ def _read_providers(client, providers, concurrency, on_allocations):
     """
     def read_provider(uuid):
         provider = providers[uuid]
-        provider['inventories'] = client.get(provider_path(uuid, 'inventories'), MICROVERSION)['inventories']
-        allocations = client.get(provider_path(uuid, 'allocations'), MICROVERSION)['allocations']
+        provider['inventories'] = client.get(provider_path(uuid, 'inventories'), client.microversion)['inventories']
+        allocations = client.get(provider_path(uuid, 'allocations'), client.microversion)['allocations']
         provider['allocations'] = {consumer: body['resources'] for consumer, body in allocations.items()}
         if on_allocations is not None:
             on_allocations(provider['allocations'])
@@ -101,21 +100,40 @@ def _read_providers(client, providers, concurrency, on_allocations):
         raise failed[0][1]
 
 
+def _with_tree(listed):
+    """A listed provider with its tree fields: before microversion 1.14 there are no trees, each is its own root."""
+    if 'root_provider_uuid' in listed:
+        return listed
+    return dict(listed, parent_provider_uuid=None, root_provider_uuid=listed['uuid'])
+
+
+def sharing_providers(client, among):
+    """The providers of ``among`` with the sharing trait: one listing from microversion 1.18, else their traits."""
+    if client.at_least('1.18'):
+        return {rp['uuid'] for rp in client.get(
+            RESOURCE_PROVIDERS, client.microversion, params={'required': SHARING_TRAIT})['resource_providers']} & set(among)
+    return {uuid for uuid in among
+            if SHARING_TRAIT in client.get(provider_path(uuid, 'traits'), client.microversion)['traits']}
+
+
 def _read_sharing(client, selected):
     """The selected sharing providers, and for each the providers in its aggregates (selected or not)."""
-    sharing = {rp['uuid'] for rp in client.get(
-        RESOURCE_PROVIDERS, MICROVERSION, params={'required': SHARING_TRAIT})['resource_providers']}
-    sharing &= selected
+    sharing = sharing_providers(client, selected)
     share_peers = {}
     for uuid in sharing:
-        aggregates = client.get(provider_path(uuid, 'aggregates'), MICROVERSION)['aggregates']
-        peers = set()
-        if aggregates:
-            peers = {rp['uuid'] for rp in client.get(
-                RESOURCE_PROVIDERS, MICROVERSION,
-                params={'member_of': 'in:' + ','.join(aggregates)})['resource_providers']}
-        share_peers[uuid] = peers - {uuid}
+        share_peers[uuid] = aggregate_peers(client, uuid)
     return sharing, share_peers
+
+
+def aggregate_peers(client, uuid):
+    """The providers in any aggregate of provider ``uuid``, other than itself."""
+    aggregates = client.get(provider_path(uuid, 'aggregates'), client.microversion)['aggregates']
+    peers = set()
+    if aggregates:
+        peers = {rp['uuid'] for rp in client.get(
+            RESOURCE_PROVIDERS, client.microversion,
+            params={'member_of': 'in:' + ','.join(aggregates)})['resource_providers']}
+    return peers - {uuid}
 
 
 def select_providers(listed, only):

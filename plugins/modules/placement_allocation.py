@@ -19,9 +19,17 @@ description:
     V(deleted_instance) (the instance row is deleted), V(orphan) (no instance, migration or build request anywhere,
     or only a migration that ended), V(building) (the instance or build request is younger than
     O(grace_period)) and V(unverifiable) (its cell could not be read).
-  - O(action=fit) asks Placement's C(/allocation_candidates) which provider trees can take a resource request,
-    and for every tree that cannot, says which resource class blocks it and by how much. This gives the
-    NoValidHost that Nova reports with an empty reason a reason.
+  - O(action=fit) asks Placement's C(/allocation_candidates) which hosts can take a resource request, counts how
+    many copies of it each can take, and for every host that cannot, says what blocks it (the resource class and by
+    how much, a trait, an aggregate, a granular group or the group policy). This gives the NoValidHost that Nova
+    reports with an empty reason a reason.
+  - A host is a provider tree (a compute node with its nested children); a sharing provider (trait
+    C(MISC_SHARES_VIA_AGGREGATE), such as shared storage) serves every host with a provider in one of its aggregates
+    and is never a host of its own. The counts follow Placement's rules for a candidate - each resource class of the
+    unnumbered group from one provider of the tree or a sharing provider serving it, required traits held by those
+    providers together, forbidden traits on none of them, O(member_of) on the provider or its root, each numbered
+    group of a flavor from one provider with its traits, C(group_policy=isolate) on different providers - and
+    agree with what Placement itself places.
   - O(action=clean) removes the allocations of the classes in O(clean_classes), and only those; for V(stale_source)
     only the stale provider's part goes and the rest of the consumer's allocation is kept. Each consumer's full
     allocation is saved to a JSON backup file with a checksum before anything is written. Writes carry the consumer
@@ -65,10 +73,19 @@ options:
     elements: str
   flavor:
     description:
-      - For O(action=fit), the name of a Nova flavor whose resources (and C(resources:*), C(trait:*=required) and
-        C(hw:cpu_policy=dedicated) extra specs) make the request, read from the nova_api database.
+      - For O(action=fit), the name of a Nova flavor whose resources and extra specs make the request, read from the
+        nova_api database, as Nova makes it of Placement - C(resources:*), C(trait:*=required|forbidden),
+        the granular C(resourcesN:*) and C(traitN:*) groups (also with string suffixes such as C(resources_GPU:*)),
+        C(group_policy) and C(hw:cpu_policy=dedicated).
       - Mutually exclusive with O(resources).
     type: str
+  forbidden_traits:
+    description:
+      - For O(action=fit), traits no provider of the request's unnumbered group may have, added to those of
+        O(flavor). Needs Placement microversion 1.22 (Rocky) or later.
+    type: list
+    elements: str
+    default: []
   grace_period:
     description:
       - Seconds during which a new instance without a host, or a build request, counts as V(building) and is never
@@ -81,6 +98,15 @@ options:
         written.
     type: int
     default: 100
+  member_of:
+    description:
+      - For O(action=fit), aggregates the providers of the request's unnumbered group must be in (a provider counts
+        as in an aggregate when its root is), as Nova's aggregate prefilters ask Placement. Each item is an
+        aggregate UUID or C(in:UUID1,UUID2) (any of them); every item must be met.
+      - Needs Placement microversion 1.21 (Rocky) or later, 1.24 for more than one item.
+    type: list
+    elements: str
+    default: []
   nova_cell_host:
     description:
       - Connect to every cell database at this host instead of the host in its cell mapping, for when the
@@ -88,7 +114,8 @@ options:
     type: str
   required_traits:
     description:
-      - For O(action=fit), traits the provider tree must have, added to those of O(flavor).
+      - For O(action=fit), traits the providers of the request's unnumbered group must have between them, added to
+        those of O(flavor). Needs Placement microversion 1.17 (Queens) or later.
     type: list
     elements: str
     default: []
@@ -153,8 +180,16 @@ attributes:
     details:
       - The allocations of every consumer that changes (or would change), before and after.
 notes:
-  - Placement is called at microversion 1.38 (Yoga or later), with two GET requests per provider (its inventories
-    and its allocations) run O(concurrency) at a time, plus one listing and a few requests for sharing providers;
+  - The Placement microversion is negotiated with the server - its version document (C(GET /)) says the highest it
+    serves, and every request is made at the highest both know, 1.38 (Xena) at most; RV(microversion) says which.
+    O(action=audit) and O(action=fit) work from Pike (1.10) on; a fit request with required traits needs Queens
+    (1.17), with forbidden traits, O(member_of) or granular groups Rocky (1.21 to 1.25), with string group suffixes
+    Train (1.33). O(action=clean) and O(action=restore) need consumer generations (1.28, Rocky) and are refused
+    below, before anything is read or written; from Xena (1.38) they also keep each consumer's type. The maximum of
+    each release is Pike 1.10, Queens 1.17, Rocky 1.30, Stein 1.31, Train to Wallaby 1.36, Xena 1.38, Yoga and later
+    1.39 (Placement's REST API version history).
+  - An audit makes two GET requests per provider (its inventories and its allocations) run O(concurrency) at a time,
+    plus one listing and a few requests for sharing providers (below 1.18, one more per provider for its traits);
     with O(placement_database), none of these, six SELECTs instead.
     Nova is read with a few queries per cell per 2,000 consumers, never one query per consumer.
   - Nova is only read. The module needs the nova_api database and, through C(cell_mappings), every cell database.
@@ -223,6 +258,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+microversion:
+  description: The Placement microversion every request was made at, and what the server's version document says
+    it serves (with the release that serves it).
+  returned: when the Placement API was called (not for an audit read from O(placement_database))
+  type: dict
+  sample: {"microversion": "1.36", "max_version": "1.36", "min_version": "1.0", "release": "Train to Wallaby"}
 scope:
   description: With O(resource_providers), what it selected - the names given, the trees read, and the providers
     included without being named (the rest of each tree).
@@ -310,29 +351,34 @@ fit:
   type: dict
   contains:
     blocked:
-      description: Each provider tree Placement offers no candidate on, with the reasons; a reason about a resource
-        class gives C(requested), C(capacity), C(used), C(free), C(shortfall), C(max_unit), C(min_unit) and
-        C(step_size) of the provider that came closest.
+      description: Each host Placement offers no candidate on, with the reasons; a reason about free capacity
+        gives C(requested), C(capacity), C(used), C(free), C(shortfall), C(max_unit), C(min_unit) and
+        C(step_size) of the provider that came closest (a sharing provider is named as such). Never a host
+        Placement offers.
       type: list
       elements: dict
       sample: [{"uuid": "b266...", "name": "compute1", "fits": 0, "reasons": [{
                 "resource_class": "MEMORY_MB", "requested": 1024, "capacity": 10993, "used": 11426, "free": -433,
                 "shortfall": 1457, "reason": "MEMORY_MB: asks 1024, only 0 free: ..."}]}]
     candidates:
-      description: Each provider tree that can take the request, with how many copies of it fit.
+      description: Each host Placement offers, with how many copies of the request it could take on its own (its
+        sharing providers' free capacity included) and the sharing providers Placement offers with it.
       type: list
       elements: dict
-      sample: [{"uuid": "b266...", "name": "compute1", "fits": 9}]
+      sample: [{"uuid": "b266...", "name": "compute1", "fits": 9, "sharing_providers": ["nfs"]}]
     fits:
       description: Whether any provider can take the request.
       type: bool
       sample: false
     request:
-      description: The resources and required traits asked for.
+      description: The unnumbered group (C(resources), C(required_traits), C(forbidden_traits), C(member_of)),
+        the numbered C(groups) by suffix, and C(group_policy).
       type: dict
-      sample: {"resources": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}, "required_traits": []}
+      sample: {"resources": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}, "required_traits": [],
+               "forbidden_traits": [], "member_of": [], "groups": {}, "group_policy": null}
     total_fits:
-      description: How many copies of the request fit over all candidates.
+      description: How many copies of the request fit over all candidates at once, placed host after host (in name
+        order) so that a sharing provider's capacity is counted once, not once per host it serves.
       type: int
       sample: 9
 restored:
@@ -370,8 +416,10 @@ class PlacementAllocation(OpsModule):
         concurrency=dict(type='int', default=8),
         consumers=dict(type='list', elements='str'),
         flavor=dict(type='str'),
+        forbidden_traits=dict(type='list', elements='str', default=[]),
         grace_period=dict(type='int', default=3600),
         max_changes=dict(type='int', default=100),
+        member_of=dict(type='list', elements='str', default=[]),
         nova_cell_host=dict(type='str'),
         placement_database=dict(type='str'),
         report=dict(type='str', choices=list(placement_audit.REPORTS), default=placement_audit.PROBLEMS),
@@ -393,8 +441,10 @@ class PlacementAllocation(OpsModule):
     def run(self):
         self._validate()
         action = self.params['action']
+        if action in ('clean', 'restore'):
+            placement_clean.require_safe_writes(self.placement, action)
         if action == 'restore':
-            return self._restore()
+            return dict(self._restore(), microversion=self.placement.negotiate())
         request = self._fit_request() if action == 'fit' else None
         state, nova = self._read(self.params['resource_providers'])
         report = self.params['report']
@@ -406,7 +456,9 @@ class PlacementAllocation(OpsModule):
         else:
             result = dict(changed=False, audit=placement_audit.audit(state, nova, self.params['grace_period'], report))
             if action == 'fit':
-                result['fit'] = placement_fit.fit(self.placement, state, *request)
+                result['fit'] = placement_fit.fit(self.placement, state, request)
+        if action != 'audit' or not self.params['placement_database']:
+            result['microversion'] = self.placement.negotiate()
         if self.params['resource_providers']:
             result['scope'] = placement_state.scope(state.providers, self.params['resource_providers'])
             if action == 'clean' and result['scope']['also_included']:
@@ -441,12 +493,18 @@ class PlacementAllocation(OpsModule):
         return placement_nova_state.NovaSource(self.nova_db, override)
 
     def _fit_request(self):
-        """(resources, required traits) of the fit check, checked before anything is read."""
+        """The fit check's request (placement_fit.make_request), checked before anything is read."""
         if self.params['flavor']:
-            resources, traits = placement_fit.flavor_request(self.nova_db, self.params['flavor'])
+            request = placement_fit.flavor_request(self.nova_db, self.params['flavor'])
         else:
-            resources, traits = placement_fit.parse_resources(self.params['resources']), []
-        return resources, placement_fit.check_traits(list(dict.fromkeys(traits + self.params['required_traits'])))
+            request = placement_fit.make_request(placement_fit.parse_resources(self.params['resources']))
+        unnumbered = request['groups'][placement_fit.UNNUMBERED]
+        unnumbered['required'] = placement_fit.check_traits(
+            list(dict.fromkeys(unnumbered['required'] + self.params['required_traits'])))
+        unnumbered['forbidden'] = placement_fit.check_traits(
+            list(dict.fromkeys(unnumbered['forbidden'] + self.params['forbidden_traits'])))
+        unnumbered['member_of'] += placement_fit.parse_member_of(self.params['member_of'])
+        return request
 
     def _clean(self, state, audit):
         classes = self.params['clean_classes']

@@ -28,6 +28,11 @@ clouds:
 """
 
 
+# The port of a capped Placement (start_capped) is this far above the lab's port base, outside PORT_OFFSETS:
+# the lab does not own it, the test that starts it stops it.
+CAPPED_PORT_OFFSET = 40
+
+
 class Placement:
     name = "placement"
 
@@ -82,3 +87,36 @@ class Placement:
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = response.read()
         return json.loads(payload) if payload else {}
+
+    # --- an older Placement: the same service and database, fewer microversions ---------------------------
+    def capped_endpoint(self):
+        return f"http://127.0.0.1:{self.cfg.port_base + CAPPED_PORT_OFFSET}"
+
+    def start_capped(self, max_version):
+        """A second gunicorn of this Placement (same database) serving microversions up to ``max_version`` only.
+
+        It answers like an older release (tests/lab/placement_capped.py); the caller stops it by its PID
+        (process.stop). Returns (pid, endpoint).
+        """
+        endpoint = self.capped_endpoint()
+        log = self.cfg.path("logs", f"placement-capped-{max_version}.log")
+        pid = process.spawn(
+            [self.cfg.bin("gunicorn"), "--no-control-socket", "--workers", "1",
+             "--bind", endpoint.rsplit("/", 1)[1],
+             "--pythonpath", str(self.cfg.repo_root), "tests.lab.placement_capped:application"],
+            log, env=dict(self.env, OPS_LAB_PLACEMENT_MAX_MICROVERSION=max_version))
+        try:
+            process.wait_until(lambda: self._version_document(endpoint) is not None, 60,
+                               f"Placement capped at {max_version}", pid=pid, log_path=log)
+        except BaseException:
+            process.stop(pid)
+            raise
+        return pid, endpoint
+
+    @staticmethod
+    def _version_document(endpoint):
+        try:
+            with urllib.request.urlopen(endpoint + "/", timeout=5) as response:
+                return json.loads(response.read())
+        except (urllib.error.URLError, OSError, ValueError):
+            return None

@@ -195,3 +195,33 @@ def test_connect_reaches_the_endpoint_of_an_admin_token_cloud(tmp_path, monkeypa
 
     assert isinstance(raised.value, placement.ERRORS)
     assert f'http://127.0.0.1:{port}' in str(raised.value)
+
+
+def version_document(max_version, min_version='1.0'):
+    return make_response(200, {'versions': [{'id': 'v1.0', 'max_version': max_version, 'min_version': min_version,
+                                             'status': 'CURRENT', 'links': []}]})
+
+
+@pytest.mark.parametrize('max_version, used, release', [
+    ('1.39', '1.38', 'Yoga or later'), ('1.38', '1.38', 'Xena'), ('1.36', '1.36', 'Train to Wallaby'),
+    ('1.31', '1.31', 'Stein'), ('1.30', '1.30', 'Rocky'), ('1.28', '1.28', 'Rocky'), ('1.17', '1.17', 'Queens'),
+    ('1.10', '1.10', 'Pike'), ('1.40', '1.38', 'Yoga or later'),
+])
+def test_the_microversion_is_the_highest_both_know_read_once_from_the_version_document(max_version, used, release):
+    client, adapter = client_for(version_document(max_version), make_response(200, {'resource_providers': []}))
+
+    assert client.microversion == used
+    client.get('/resource_providers', client.microversion)
+
+    assert client.negotiate() == dict(microversion=used, max_version=max_version, min_version='1.0', release=release)
+    # The version document is read without a microversion header, once.
+    assert adapter.calls[0] == ('GET', '/', dict(raise_exc=False))
+    assert adapter.calls[1][2]['microversion'] == used and len(adapter.calls) == 2
+    assert client.at_least('1.28') is (placement.version_tuple(used) >= (1, 28))
+
+
+def test_a_server_older_than_pike_is_refused():
+    client, _adapter = client_for(version_document('1.4'))
+    with pytest.raises(OpsError, match=r'Placement serves microversions up to 1.4 \(Ocata\); this module '
+                                       r'needs at least 1.10 \(Pike\)'):
+        client.negotiate()

@@ -9,6 +9,7 @@ import pytest
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement_classify, placement_clean
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import ApiError, UnsafeToProceed
+from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.module_utils.placement_fakes import Negotiated
 
 CLEANABLE = placement_classify.CLEANABLE
 
@@ -32,7 +33,7 @@ def allocation(**resources_by_provider):
                 consumer_generation=1, project_id='p', user_id='u', consumer_type='INSTANCE')
 
 
-class FakePlacement:
+class FakePlacement(Negotiated):
     """Placement holding consumers' allocations; conflicts[consumer] PUTs answer a generation conflict first."""
 
     def __init__(self, consumers, conflicts=None):
@@ -83,7 +84,7 @@ def test_check_mode_returns_the_change_records_that_apply_executes(tmp_path):
     assert [backup['consumers'] for backup in cleaner.backups] == [2]
 
 
-class ConflictOnce:
+class ConflictOnce(Negotiated):
     """Placement that answers the first PUT with a generation conflict."""
 
     def __init__(self):
@@ -160,3 +161,36 @@ def test_a_restore_retries_a_conflict_and_skips_a_consumer_already_back():
     assert restored == [dict(consumer_uuid='a', attempts=2)] and failed == []
     assert client.consumers['a']['allocations'] == saved['a']['allocations']
     assert [consumer for consumer, _body in client.puts] == ['a', 'a', 'b']
+
+
+@pytest.mark.parametrize('max_version, consumer_type', [('1.39', 'INSTANCE'), ('1.38', 'INSTANCE'), ('1.36', None),
+                                                        ('1.28', None)])
+def test_writes_use_the_negotiated_microversion_and_send_consumer_type_only_where_it_exists(
+        tmp_path, max_version, consumer_type):
+    placement = FakePlacement({'b': allocation(cn1={'VCPU': 2})})
+    placement.max_version = max_version
+    calls = []
+    put = placement.put
+    placement.put = lambda path, body, microversion: calls.append(microversion) or put(path, body, microversion)
+    audit = audit_of(placement, {'b': {'cn1': 'orphan'}})
+
+    placement_clean.Cleaner(placement, CLEANABLE, lambda c, a: {}, str(tmp_path)).apply(
+        placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, CLEANABLE)))
+
+    [(_consumer, body)] = placement.puts
+    assert calls == [min('1.38', max_version)]
+    assert body.get('consumer_type') == consumer_type and body['consumer_generation'] == 1
+
+
+@pytest.mark.parametrize('max_version, release', [('1.27', 'Rocky'), ('1.17', 'Queens'), ('1.10', 'Pike')])
+def test_a_write_is_refused_without_consumer_generations(max_version, release):
+    client = FakePlacement({})
+    client.max_version = max_version
+    with pytest.raises(UnsafeToProceed) as raised:
+        placement_clean.require_safe_writes(client, 'clean')
+    assert raised.value.msg.startswith(
+        f'action=clean is refused: this Placement serves microversions up to {max_version} ({release}), and a write '
+        'is generation-safe only with consumer generations (microversion 1.28, Rocky or later)')
+    assert 'action=audit and action=fit work on this Placement' in raised.value.msg
+    client.max_version = '1.28'
+    placement_clean.require_safe_writes(client, 'clean')
