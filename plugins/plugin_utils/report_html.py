@@ -393,7 +393,7 @@ _FINDING_COLUMNS = (('instance_uuid', 'instance'), ('instance_name', 'name'), ('
                     ('repair', 'repair'), ('message', 'message'))
 
 
-def _findings(findings):
+def _findings(findings, when):
     kinds = {}
     for finding in findings:
         kinds.setdefault(finding.get('type'), []).append(finding)
@@ -404,7 +404,8 @@ def _findings(findings):
         rows = [[(f'<code>{e(f.get(key))}</code>' if key == 'instance_uuid' else e(f.get(key)))
                  for key, _label in columns] for f in members[:LIST_FINDINGS_PER_TYPE]]
         more = len(members) - len(rows)
-        parts.append(f'<section class="finding-kind" data-kind="{e(kind)}" data-count="{len(members)}">'
+        parts.append(f'<section class="finding-kind" data-when="{when}" data-kind="{e(kind)}" '
+                     f'data-count="{len(members)}">'
                      f'<h3>{e(kind)} <span class="chip">{len(members)}</span></h3>'
                      + _table([label for _key, label in columns], rows)
                      + (f'<p class="more">and {more} more (in the JSON report)</p>' if more else '') + '</section>')
@@ -450,13 +451,13 @@ def _cells(report):
             f'<tr><th>repairable</th><td class="n" data-key="repairable">{e(summary.get("repairable"))}</td></tr>'
             f'<tr><th>unreachable cells</th><td class="n" data-key="unreachable_cells">'
             f'{e(summary.get("unreachable_cells"))}</td></tr></tbody></table>{counts}'
-            f'<h2>Cells</h2>{cells}<h2>Findings by kind</h2>{_findings(before.get("findings") or [])}'
+            f'<h2>Cells</h2>{cells}<h2>Findings by kind</h2>{_findings(before.get("findings") or [], "before")}'
             + (f'<h2>Repairs{" planned" if check_mode else ""}</h2>'
                + _table(['repair', 'table', 'instance or host', 'from cell', 'to cell', 'applied', 'verified'],
                         repair_rows, attrs=' id="repairs"') if repairs else '')
             + (f'<p>Backup relied on: <code>{e(backup.get("id"))}</code> ({e(", ".join(backup.get("databases") or []))}, '
                f'{e(backup.get("age_seconds"))} s old)</p>' if isinstance(backup, dict) else '')
-            + (f'<h2>After the repair</h2>{_findings(after.get("findings") or [])}' if after and repairs else ''))
+            + (f'<h2>After the repair</h2>{_findings(after.get("findings") or [], "after")}' if after and repairs else ''))
     return dict(title='Nova cells v2 mappings', verdict=verdict, level=level, body=body, time=None,
                 run=lambda cm: ('check mode: nothing was changed' if cm else
                                 ('real run: mappings were repaired' if repairs else 'audit only (changes nothing)')))

@@ -35,9 +35,9 @@ class Page(HTMLParser):
             self._open.append(element)
 
     def handle_endtag(self, tag):
-        while self._open:
-            if self._open.pop()['tag'] == tag:
-                break
+        if any(element['tag'] == tag for element in self._open):   # an end tag of a void element closes nothing
+            while self._open.pop()['tag'] != tag:
+                pass
 
     def handle_data(self, data):
         for element in self._open:
@@ -156,9 +156,12 @@ def test_cells_findings_by_kind_with_the_instances_and_the_repairs():
     page = Page(render(report, 'cells', cloud='nova_api at db1:3306'))
     before = report['before']
     # Before and after the repair: the kinds found first, with their counts.
-    kinds = {s['attrs']['data-kind']: int(s['attrs']['data-count']) for s in page.find('section', data_kind=True)}
+    kinds = {s['attrs']['data-kind']: int(s['attrs']['data-count'])
+             for s in page.find('section', data_kind=True, data_when='before')}
     assert kinds == {'instance_without_mapping': 2, 'compute_host_without_mapping': 1, 'cell_unreachable': 1}
-    section = page.find('section', data_kind='instance_without_mapping')[0]
+    assert {s['attrs']['data-kind'] for s in page.find('section', data_kind=True, data_when='after')} == {
+        'compute_host_without_mapping', 'cell_unreachable'}
+    section = page.one('section', data_kind='instance_without_mapping')
     for finding in before['findings'][:2]:
         assert finding['instance_uuid'] in section['text'] and finding['host'] in section['text']
     assert page.one('td', data_key='findings')['text'] == str(before['summary']['findings'])
