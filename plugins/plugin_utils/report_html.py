@@ -329,7 +329,7 @@ def _placement_audit(report):
                   'summary': 'counts only'}.get(report.get('report'), '')
     body = (f'<h2>Summary</h2>{_placement_summary(summary, removes)}'
             f'<h2>Cells</h2>{cells}'
-            + (f'<h2>Consumers on more than one provider</h2>'
+            + ('<h2>Consumers on more than one provider</h2>'
                + _table(['consumer', 'classifications', 'allocations'], doubled_rows, attrs=' id="doubled"')
                + (f'<p class="more">and {len(doubled) - len(doubled_rows)} more</p>'
                   if len(doubled) > len(doubled_rows) else '') if doubled else '')

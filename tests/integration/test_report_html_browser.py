@@ -40,7 +40,7 @@ def _placement_audit(dom, report):
     assert dom.one("td", data_key="providers")["text"].strip() == str(summary["providers"])
     sections = {s["attrs"]["data-provider"]: s for s in dom.find("section", data_provider=True)}
     assert set(sections) == {p["name"] for p in report["providers"]}
-    bars = {id(bar) for bar in dom.find("div", data_rc=True)}
+    bars = {id(element) for element in dom.find("div", data_rc=True)}
     by_provider, current = {}, None
     for element in dom.elements:       # each bar belongs to the provider section it follows
         if element["tag"] == "section" and "data-provider" in element["attrs"]:
@@ -51,12 +51,12 @@ def _placement_audit(dom, report):
         shown = by_provider.get(provider["name"], {})
         assert set(shown) == set(provider["inventories"]), provider["name"]
         for rc, inv in provider["inventories"].items():
-            bar = shown[rc]
-            assert int(bar["attrs"]["data-used"]) == inv["used"]
-            assert int(bar["attrs"]["data-capacity"]) == inv["capacity"]
-            assert f"used {inv['used']} of {inv['capacity']}" in bar["text"]
+            figures = shown[rc]
+            assert int(figures["attrs"]["data-used"]) == inv["used"]
+            assert int(figures["attrs"]["data-capacity"]) == inv["capacity"]
+            assert f"used {inv['used']} of {inv['capacity']}" in figures["text"]
             if inv["used"] > inv["capacity"]:
-                assert f"over by {inv['used'] - inv['capacity']}" in bar["text"]
+                assert f"over by {inv['used'] - inv['capacity']}" in figures["text"]
     counted = Counter()
     for group in dom.find("details", data_classification=True):
         counted[group["attrs"]["data-classification"]] += int(group["attrs"]["data-count"])

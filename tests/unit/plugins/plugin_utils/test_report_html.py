@@ -83,12 +83,12 @@ def test_placement_audit_shows_every_resource_class_of_every_provider_as_the_jso
         section = page.one('section', data_provider=provider['name'])
         bars = [el for el in page.find('div', data_rc=True)
                 if page.elements.index(el) > page.elements.index(section)][:len(provider['inventories'])]
-        for bar in bars:
-            inv = provider['inventories'][bar['attrs']['data-rc']]
-            assert int(bar['attrs']['data-used']) == inv['used']
-            assert int(bar['attrs']['data-capacity']) == inv['capacity'] == int(
+        for shown_bar in bars:
+            inv = provider['inventories'][shown_bar['attrs']['data-rc']]
+            assert int(shown_bar['attrs']['data-used']) == inv['used']
+            assert int(shown_bar['attrs']['data-capacity']) == inv['capacity'] == int(
                 (inv['total'] - inv['reserved']) * inv['allocation_ratio'])
-            assert f"used {inv['used']} of {inv['capacity']}" in bar['text']
+            assert f"used {inv['used']} of {inv['capacity']}" in shown_bar['text']
     memory = report['providers'][0]['inventories']['MEMORY_MB']
     over = page.one('span', data_over=str(memory['used'] - memory['capacity']))
     assert over['text'] == f"over by {memory['used'] - memory['capacity']}"
@@ -191,8 +191,8 @@ def test_recovery_steps_on_a_time_axis_with_durations_queues_and_conductors():
     assert page.one(id='time')['text'] == '2026-12-03 03:01:00 UTC'
     steps = page.find('g', data_number=True)
     assert [g['attrs']['data-number'] for g in steps] == [str(s['number']) for s in report['steps']]
-    assert [float(g['attrs']['data-duration']) for g in steps] == [3.5, 2.5, 1.5, 11.5, 1.5, 12.5, 4.5, 15.5, 6.5,
-                                                                  5.5]
+    durations = [float(g['attrs']['data-duration']) for g in steps]
+    assert durations == [3.5, 2.5, 1.5, 11.5, 1.5, 12.5, 4.5, 15.5, 6.5, 5.5]
     assert '11.5 s' in steps[3]['text'] and 'stop the conductors' in steps[3]['text']
     totals = {tr['attrs']['data-when']: tr for tr in page.find('tr', data_when=True)}
     assert totals['before']['text'].split()[1:] == ['3', '75', '0']
@@ -226,8 +226,7 @@ def test_recovery_in_check_mode_is_a_plan():
 def test_placement_clean_highlights_what_is_removed(check_mode):
     report = samples.placement_clean(check_mode=check_mode)
     page = Page(render(report, 'placement_clean'))
-    rows = [tr for tr in page.one('table', id='changes')['text'].split('attempts')]
-    assert rows
+    assert page.one('table', id='changes')
     removed = [tr for tr in page.find('tr') if 'removes' in page.classes(tr)]
     assert len(removed) == len(report['changes']) == 80
     verdict = page.one(id='verdict')['text']
