@@ -10,7 +10,7 @@ description:
   - Turns the report a runbook writes as JSON into one HTML page a person can open from disk or from an AWX artifact
     link, with inline CSS and SVG only (no script, font or anything else from the network).
   - V(placement_audit) shows, per resource provider, a bar per resource class with the used amount, the capacity
-    C((total - reserved\) * allocation_ratio) and what is over capacity, and the consumers grouped by classification
+    ((total - reserved) * allocation_ratio) and what is over capacity, and the consumers grouped by classification
     (the ones C(clean_placement) removes highlighted); large audits are grouped and cut (sums stay exact) so that a
     page of 20,000 consumers stays small.
   - V(placement_clean) shows the planned or made changes, the backups and what was restored.

@@ -13,7 +13,7 @@ import datetime
 import html
 import re
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, redact
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
 KINDS = ('placement_audit', 'placement_clean', 'cells', 'conductor_recovery')
 
@@ -83,12 +83,13 @@ def e(value):
 
 def mask(value):
     """The report as the JSON masks it (passwords in URLs), and any value under a secret-looking key hidden."""
-    value = redact(value)
+    if isinstance(value, str):
+        return mask_url(value)
     if isinstance(value, dict):
-        return {key: (MASK if _SECRET_KEY.search(str(key)) and value[key] not in (None, '') and
-                      not isinstance(value[key], (bool, dict, list)) else mask(item))
+        return {key: (MASK if _SECRET_KEY.search(str(key)) and item not in (None, '') and
+                      not isinstance(item, (bool, dict, list)) else mask(item))
                 for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [mask(item) for item in value]
     return value
 
@@ -151,7 +152,7 @@ def _cloud_label(cloud):
     # Not set: empty, or a playbook's omit (ansible-core's Omit sentinel, or the placeholder string of older cores).
     if not isinstance(cloud, str) or not cloud or cloud.startswith('__omit_place_holder__'):
         return None
-    return redact(cloud)
+    return mask_url(cloud)
 
 
 def _header(title, kind, cloud, when, run, verdict, level):
