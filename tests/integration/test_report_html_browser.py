@@ -111,6 +111,7 @@ def check_page(page, report, kind, name):
     assert not console, console
     dom = Dom(html)
     assert dom.one("body")["attrs"]["data-kind"] == kind
+    assert not dom.find(id="render-error"), dom.one(id="render-error")["text"]
     assert not dom.find("script") and not [el for el in dom.elements if {"src", "href"} & set(el["attrs"])]
     header = dom.one("header")
     level = header["attrs"]["data-level"]

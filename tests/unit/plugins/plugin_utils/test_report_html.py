@@ -266,3 +266,10 @@ def test_an_empty_report_still_renders():
     for kind in report_html.KINDS:
         page = Page(render({}, kind))
         assert page.one(id='verdict')['text']
+
+
+def test_a_report_of_an_unknown_shape_gives_a_page_that_says_so():
+    page = Page(render(dict(providers='not a list', summary=[]), 'placement_audit'))
+    assert page.one('header')['attrs']['data-level'] == 'bad'
+    assert 'could not be drawn' in page.one(id='render-error')['text']
+    assert not Page(render(samples.placement_audit(), 'placement_audit')).find(id='render-error')
