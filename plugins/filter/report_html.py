@@ -14,6 +14,8 @@ description:
     (the ones C(clean_placement) removes highlighted); large audits are grouped and cut (sums stay exact) so that a
     page of 20,000 consumers stays small.
   - V(placement_clean) shows the planned or made changes, the backups and what was restored.
+  - V(placement_fit) (why NoValidHost) shows the request, the hosts that can take it and, for each host that cannot,
+    the blocking resource class with the request drawn on top of what is used, and the shortfall.
   - V(cells) shows the cells and the findings of C(cell_mapping_check) grouped by kind, with the instances they
     concern, and the repairs.
   - V(conductor_recovery) shows the steps of C(recover_conductor) on a time axis with their durations and results,
@@ -29,7 +31,7 @@ options:
     description: Which runbook's report it is.
     type: str
     required: true
-    choices: [placement_audit, placement_clean, cells, conductor_recovery]
+    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery]
   cloud:
     description: What the header calls the cloud (a C(clouds.yaml) name, a VIP, a database host). A dict of cloud
       settings is never shown, only said to be given inline.

@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
-KINDS = ('placement_audit', 'placement_clean', 'cells', 'conductor_recovery')
+KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery')
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
@@ -57,7 +57,7 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
 .provider h3{margin:0 0 4px}.muted{color:var(--muted)}
 .rc{display:grid;grid-template-columns:120px 260px auto;gap:8px;align-items:center;margin:2px 0}
 svg.bar rect.track{fill:#eaeef2}svg.bar rect.cap{fill:#b6e3ff}svg.bar rect.used{fill:#0969da}
-svg.bar rect.over{fill:var(--bad)}svg.bar line{stroke:#1f2328;stroke-width:1.5}
+svg.bar rect.over{fill:var(--bad)}svg.bar rect.asked{fill:#bf8700;opacity:.85}svg.bar line{stroke:#1f2328;stroke-width:1.5}
 .chip{display:inline-block;border-radius:10px;padding:0 8px;margin:0 4px 2px 0;background:#eaeef2;font-size:12px}
 .chip.removes,tr.removes td{background:#ffebe9}.chip.removes{color:var(--bad);font-weight:600}
 details{margin:2px 0}summary{cursor:pointer}
@@ -130,8 +130,8 @@ def render(report, kind, cloud=None, title=None, generated=None, check_mode=None
     if not isinstance(report, dict):
         raise TypeError(f'the report must be a dict, not {type(report).__name__}')
     report = mask(report)
-    renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, cells=_cells,
-                    conductor_recovery=_conductor_recovery)[kind]
+    renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
+                    cells=_cells, conductor_recovery=_conductor_recovery)[kind]
     try:
         page = renderer(report)
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -393,6 +393,73 @@ def _placement_clean(report):
             + (f'<h2>The audit the plan was made from</h2>{_placement_summary(summary, CLEANABLE)}' if summary else ''))
     return dict(title='Placement clean', verdict=verdict, level=level, body=body, time=None,
                 run=lambda cm: 'check mode: nothing was changed' if cm else 'real run: allocations were changed')
+
+
+def _fit_bar(reason):
+    """A blocking class of a host: used and capacity as in the audit, and the request put on top of what is used."""
+    used, capacity, asked = number(reason.get('used')), number(reason.get('capacity')), number(reason.get('requested'))
+    width = 240
+    scale = max(used + asked, capacity, 1)
+    cap_w = round(capacity / scale * width, 1)
+    used_w = round(min(used, capacity) / scale * width, 1)
+    over_w = round(max(used - capacity, 0) / scale * width, 1)
+    asked_x = round(used / scale * width, 1)
+    asked_w = round(asked / scale * width, 1)
+    return (f'<svg class="bar" width="{width}" height="14" viewBox="0 0 {width} 14" role="img">'
+            f'<title>{e(reason.get("resource_class"))}: used {e(used)} of {e(capacity)}, asks {e(asked)}</title>'
+            f'<rect class="track" width="{width}" height="14"/><rect class="cap" width="{cap_w}" height="14"/>'
+            f'<rect class="used" width="{used_w}" height="14"/>'
+            + (f'<rect class="over" x="{cap_w}" width="{over_w}" height="14"/>' if over_w else '')
+            + f'<rect class="asked" x="{asked_x}" width="{asked_w}" height="14"/>'
+            f'<line x1="{cap_w}" x2="{cap_w}" y1="0" y2="14"/></svg>')
+
+
+def _placement_fit(report):
+    request = report.get('request') or {}
+    resources = request.get('resources') or {}
+    asked = resources_text(resources) or 'nothing'
+    candidates = report.get('candidates') or []
+    blocked = report.get('blocked') or []
+    if report.get('fits'):
+        verdict = (f'fits {e(report.get("total_fits"))} time(s) on {len(candidates)} host(s): '
+                   + ', '.join(str(c.get('name')) for c in candidates))
+        level = 'ok'
+    else:
+        verdict, level = f'no host can take {asked}: NoValidHost', 'bad'
+    sections = []
+    for host in blocked:
+        rows = []
+        for reason in host.get('reasons') or []:
+            if reason.get('capacity') is not None:
+                rows.append(
+                    f'<div class="rc" data-rc="{e(reason.get("resource_class"))}" data-used="{e(reason.get("used"))}" '
+                    f'data-capacity="{e(reason.get("capacity"))}" data-requested="{e(reason.get("requested"))}" '
+                    f'data-shortfall="{e(reason.get("shortfall"))}"><b>{e(reason.get("resource_class"))}</b>'
+                    f'{_fit_bar(reason)}<span>asks <b>{e(reason.get("requested"))}</b>, used <b class="used">'
+                    f'{e(reason.get("used"))}</b> of <b class="capacity">{e(reason.get("capacity"))}</b> '
+                    f'(reserved {e(reason.get("reserved"))}, allocation_ratio {e(reason.get("allocation_ratio"))}); '
+                    f'<span class="badtext">short by {e(reason.get("shortfall"))}</span>'
+                    + (f' on {e(reason.get("provider_name"))}' if reason.get('provider_name') not in (None, host.get('name'))
+                       else '') + '</span></div>')
+            rows.append(f'<p class="reason">{e(reason.get("reason"))}</p>')
+        sections.append(f'<section class="provider over" data-provider="{e(host.get("name"))}" '
+                        f'data-uuid="{e(host.get("uuid"))}"><h3>{e(host.get("name"))}</h3>{"".join(rows)}</section>')
+    legend = ('<p class="legend"><span><i style="background:#0969da"></i>used</span>'
+              '<span><i style="background:#b6e3ff"></i>capacity (total \u2212 reserved) \u00d7 allocation_ratio</span>'
+              '<span><i style="background:#bf8700"></i>the request, on top of what is used</span>'
+              '<span><i style="background:#cf222e"></i>over capacity</span></p>')
+    body = ('<h2>The request</h2><table id="request"><tbody>'
+            + ''.join(f'<tr><th>{e(rc)}</th><td class="n" data-rc="{e(rc)}">{e(amount)}</td></tr>'
+                      for rc, amount in sorted(resources.items()))
+            + f'<tr><th>required traits</th><td>{e(", ".join(request.get("required_traits") or []) or "none")}</td>'
+            '</tr></tbody></table>'
+            + f'<h2>Hosts that can take it ({len(candidates)})</h2>'
+            + (_table(['host', 'how many copies fit'], [(e(c.get('name')), e(c.get('fits'))) for c in candidates],
+                      numeric=(1,), attrs=' id="candidates"') if candidates else '<p class="badtext">None.</p>')
+            + f'<h2>Hosts that cannot, and why ({len(blocked)})</h2>' + legend
+            + (''.join(sections) or '<p class="muted">None.</p>'))
+    return dict(title='Why NoValidHost', verdict=verdict, level=level, body=body, time=None,
+                run=lambda check_mode: 'read-only (asks Placement, changes nothing)')
 
 
 # ---------------------------------------------------------------- cells

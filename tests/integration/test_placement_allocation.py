@@ -577,9 +577,13 @@ def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
 
     rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
         diagnose_novalidhost_cloud="opslab", diagnose_novalidhost_nova_db=connection["nova_db"],
-        diagnose_novalidhost_resources=REQUEST, diagnose_novalidhost_fail_when_nothing_fits=True), env=env)
+        diagnose_novalidhost_resources=REQUEST, diagnose_novalidhost_fail_when_nothing_fits=True,
+        diagnose_novalidhost_report_path=str(tmp_path / "novalidhost.json")), env=env)
     assert rc == 2
     assert "MEMORY_MB: asks 1024, only 993 free" in task(report, "Fit | fail when no host can take the request")["msg"]
+    fit = json.loads((tmp_path / "novalidhost.json").read_text())
+    fit_page = check_page(tmp_path / "novalidhost.html", fit, "placement_fit", "lab-diagnose_novalidhost")
+    assert fit_page.one("div", data_rc="MEMORY_MB")["attrs"]["data-capacity"] == "10993"
 
     clean = dict(clean_placement_cloud="opslab", clean_placement_nova_db=connection["nova_db"],
                  clean_placement_report_path=str(tmp_path / "clean.json"))

@@ -73,6 +73,21 @@ def _placement_clean(dom, report):
         assert backup["checksum"] in dom.one("table", id="backups")["text"]
 
 
+def _placement_fit(dom, report):
+    assert dom.one("header")["attrs"]["data-level"] == ("ok" if report["fits"] else "bad")
+    shown = {s["attrs"]["data-provider"]: s for s in dom.find("section", data_provider=True)}
+    assert set(shown) == {host["name"] for host in report["blocked"]}
+    figures = {(el["attrs"]["data-rc"], el["attrs"]["data-used"], el["attrs"]["data-capacity"],
+                el["attrs"]["data-shortfall"]) for el in dom.find("div", data_rc=True)}
+    assert figures == {(r["resource_class"], str(r["used"]), str(r["capacity"]), str(r["shortfall"]))
+                       for host in report["blocked"] for r in host["reasons"] if r.get("capacity") is not None}
+    for host in report["blocked"]:
+        for reason in host["reasons"]:
+            assert reason["reason"] in shown[host["name"]]["text"]
+    for amount_rc, amount in report["request"]["resources"].items():
+        assert dom.one("td", data_rc=amount_rc)["text"] == str(amount)
+
+
 def _cells(dom, report):
     for when in ("before", "after"):
         findings = (report.get(when) or {}).get("findings") or []
@@ -101,7 +116,8 @@ def _conductor_recovery(dom, report):
     assert dom.one("td", data_key="answers")["text"].strip() == str(report["entrance"]["answers"])
 
 
-CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, cells=_cells,
+CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
+              cells=_cells,
               conductor_recovery=_conductor_recovery)
 
 
@@ -133,6 +149,8 @@ SAMPLES = {
     "sample-placement-audit-20000": (samples.large_placement_audit, "placement_audit"),
     "sample-placement-clean-check": (lambda: samples.placement_clean(check_mode=True), "placement_clean"),
     "sample-placement-clean": (samples.placement_clean, "placement_clean"),
+    "sample-placement-fit-novalidhost": (samples.placement_fit, "placement_fit"),
+    "sample-placement-fit": (lambda: samples.placement_fit(fits=True), "placement_fit"),
     "sample-cells-repaired": (samples.cells_report, "cells"),
     "sample-conductor-recovery": (samples.conductor_recovery, "conductor_recovery"),
     "sample-conductor-recovery-failed": (lambda: samples.conductor_recovery(failed=True), "conductor_recovery"),

@@ -235,3 +235,23 @@ def conductor_recovery(failed=False):
         entrance=dict(closed=True, closed_verified=True, reopened=True, answers=200),
         next=('Fix the failed conductor (see failure and its log_errors), start it, then rerun the play; the entrance '
               'is open.') if failed else 'Nothing: every conductor answers and the entrance is open.')
+
+
+def placement_fit(fits=False):
+    """diagnose_novalidhost.yml's report: the fit check of seed 000's 1 VCPU / 1024 MB / 10 GB request."""
+    blocked = [dict(uuid=COMPUTE1, name='compute1', fits=0, reasons=[dict(
+        resource_class='MEMORY_MB', provider_uuid=COMPUTE1, provider_name='compute1', requested=1024, capacity=10993,
+        used=12450, free=-1457, reserved=512, allocation_ratio=1.5, max_unit=7841, min_unit=1, step_size=1,
+        shortfall=2481, reason='MEMORY_MB: asks 1024, only 0 free: capacity 10993 = (7841 - reserved 512) * '
+                               'allocation_ratio 1.5, used 12450')])]
+    candidates = [dict(uuid=COMPUTE2, name='compute2', fits=9)] if fits else []
+    if not fits:
+        blocked.append(dict(uuid=COMPUTE2, name='compute2', fits=0, reasons=[
+            dict(resource_class=None, reason='no provider in the tree has the trait(s) CUSTOM_GPU'),
+            dict(resource_class='DISK_GB', provider_uuid=COMPUTE2, provider_name='compute2', requested=10,
+                 capacity=100, used=95, free=5, reserved=0, allocation_ratio=1.0, max_unit=100, min_unit=1,
+                 step_size=1, shortfall=5, reason='DISK_GB: asks 10, only 5 free: capacity 100 = (100 - reserved 0) '
+                                                  '* allocation_ratio 1.0, used 95')]))
+    return dict(request=dict(resources={'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10},
+                             required_traits=[] if fits else ['CUSTOM_GPU']),
+                fits=fits, candidates=candidates, blocked=blocked, total_fits=9 if fits else 0)

@@ -273,3 +273,27 @@ def test_a_report_of_an_unknown_shape_gives_a_page_that_says_so():
     assert page.one('header')['attrs']['data-level'] == 'bad'
     assert 'could not be drawn' in page.one(id='render-error')['text']
     assert not Page(render(samples.placement_audit(), 'placement_audit')).find(id='render-error')
+
+
+@pytest.mark.parametrize('fits', [False, True])
+def test_novalidhost_shows_the_request_on_top_of_what_each_blocked_host_uses(fits):
+    report = samples.placement_fit(fits=fits)
+    page = Page(render(report, 'placement_fit', cloud='opslab'))
+    assert page.one('header')['attrs']['data-level'] == ('ok' if fits else 'bad')
+    verdict = page.one(id='verdict')['text']
+    assert verdict == ('fits 9 time(s) on 1 host(s): compute2' if fits
+                       else 'no host can take DISK_GB 10, MEMORY_MB 1024, VCPU 1: NoValidHost')
+    for host in report['blocked']:
+        section = page.one('section', data_provider=host['name'])
+        for reason in host['reasons']:
+            assert reason['reason'] in section['text']
+    shown = {el['attrs']['data-rc']: el for el in page.find('div', data_rc=True)}
+    memory = shown['MEMORY_MB']
+    assert (memory['attrs']['data-used'], memory['attrs']['data-capacity'], memory['attrs']['data-shortfall']) == (
+        '12450', '10993', '2481')
+    assert 'short by 2481' in memory['text']
+    assert page.find('rect', **{'class': 'asked'})
+    if fits:
+        assert 'compute2' in page.one('table', id='candidates')['text']
+    else:
+        assert 'CUSTOM_GPU' in page.one('table', id='request')['text']
