@@ -4,7 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mariadb-server mariadb-client rabbitmq-server haproxy git python3-venv shellcheck)
+# chromium: the browser tests open the HTML reports in it (headless).
+APT_PACKAGES=(mariadb-server mariadb-client rabbitmq-server haproxy git python3-venv shellcheck chromium)
 # `bootstrap.sh demo`: the podman controller lab of `make demo` needs these too.
 if [ "${1:-}" = demo ]; then
   APT_PACKAGES+=(podman debootstrap netavark aardvark-dns crun conmon catatonit iptables socat openssh-client)

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from tests.integration.ansible_runner import run_module, run_playbook
+from tests.integration.test_report_html_browser import check_page
 from tests.lab.config import DB_USERS, REPO_ROOT
 
 OLD = "2020-01-01T00:00:00"
@@ -340,3 +341,8 @@ def test_playbook_reports_and_repairs(clean_lab, incident, tmp_path):
     assert evidence["backup"]["databases"] == ["nova_api"]
     assert {r["instance_uuid"] for r in evidence["repairs"] if r["applied"]} == {
         incident["vanished-1"], incident["vanished-2"], incident["failed-build-unmapped"]}
+    # The page beside the JSON, in a browser: the findings by kind before and after, the repairs, no password.
+    page = check_page(report.with_suffix(".html"), evidence, "cells", "lab-check_cells")
+    assert len(page.one("table", id="repairs")["text"].split("missing_instance_mappings")) == 1 + len(
+        evidence["repairs"])
+    assert DB_USERS["ops"] not in report.with_suffix(".html").read_text()

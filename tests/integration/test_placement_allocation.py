@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from tests.integration.ansible_runner import run_module, run_playbook
+from tests.integration.test_report_html_browser import check_page
 from tests.lab.config import DB_USERS
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / ".build" / "collections"))
@@ -565,6 +566,10 @@ def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
     assert "orphan 1" in summary[0]
     assert task(report, "Fail on the chosen classifications")["msg"] == "1 allocation(s) classified orphan"
     assert "Allocations: orphan 1" in summary
+    # The page beside the JSON, in a browser: compute1's bars and the orphan highlighted, as the JSON says.
+    audit_page = check_page(tmp_path / "audit.html", saved, "placement_audit", "lab-audit_placement")
+    assert audit_page.one("details", data_classification="orphan")["attrs"]["data-count"] == "1"
+    assert audit_page.one(id="cloud")["text"] == "opslab"
 
     # Read from Placement's database this time: the same counts.
     rc, report = run_playbook(PLAYBOOKS / "audit_placement.yml", dict(
@@ -577,9 +582,13 @@ def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
 
     rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
         diagnose_novalidhost_cloud="opslab", diagnose_novalidhost_nova_db=connection["nova_db"],
-        diagnose_novalidhost_resources=REQUEST, diagnose_novalidhost_fail_when_nothing_fits=True), env=env)
+        diagnose_novalidhost_resources=REQUEST, diagnose_novalidhost_fail_when_nothing_fits=True,
+        diagnose_novalidhost_report_path=str(tmp_path / "novalidhost.json")), env=env)
     assert rc == 2
     assert "MEMORY_MB: asks 1024, only 993 free" in task(report, "Fit | fail when no host can take the request")["msg"]
+    fit = json.loads((tmp_path / "novalidhost.json").read_text())
+    fit_page = check_page(tmp_path / "novalidhost.html", fit, "placement_fit", "lab-diagnose_novalidhost")
+    assert fit_page.one("div", data_rc="MEMORY_MB")["attrs"]["data-capacity"] == "10993"
 
     clean = dict(clean_placement_cloud="opslab", clean_placement_nova_db=connection["nova_db"],
                  clean_placement_report_path=str(tmp_path / "clean.json"))
@@ -602,4 +611,5 @@ def test_playbooks_report_explain_refuse_without_backup_and_plan_in_check_mode(
     assert held(lab, dead) == {}
     written = json.loads((tmp_path / "clean.json").read_text())
     assert written["backups"][0]["consumers"] == 1
+    check_page(tmp_path / "clean.html", written, "placement_clean", "lab-clean_placement")
     assert pathlib.Path(written["backups"][0]["path"]).exists()

@@ -4,6 +4,7 @@ import testinfra
 
 from tests.controller_lab import checks
 from tests.controller_lab.lab import ControllerLab, http_status
+from tests.integration.test_report_html_browser import check_page
 from tests.lab.config import CONTROLLERS
 
 LAB = ControllerLab()
@@ -56,3 +57,12 @@ def test_report_says_recovered(report):
     assert report["final_services"] == dict.fromkeys(CONTROLLERS, "active")
     assert report["entrance"] == {"closed": True, "closed_verified": True, "reopened": True, "answers": 200}
     assert report["queues"]["totals_before"]["messages"] > 0
+
+
+def test_the_report_page_shows_the_recovery(report):
+    """The page the role wrote beside its JSON report, opened in headless Chromium: the steps on the time axis,
+    the queue depths, the conductors and the entrance are the JSON's."""
+    newest = sorted(LAB.cfg.path("reports").glob("conductor-recovery-*.json"))[-1]
+    page = check_page(newest.with_suffix(".html"), report, "conductor_recovery", "lab-recover_conductor")
+    assert page.one("header")["attrs"]["data-level"] == "ok"
+    assert page.one(id="verdict")["text"].startswith("recovered in ")

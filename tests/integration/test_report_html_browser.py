@@ -1,0 +1,177 @@
+"""The HTML reports in a real browser: headless Chromium opens each page, the test reads the DOM it built and a
+screenshot of it (.build/report-screenshots/), and checks that it rendered without a console message, that the
+elements are there and that the numbers on the page are the JSON report's.
+
+`check_page` is also called on the pages the runbooks write in a real run on the service lab
+(test_placement_allocation.py: audit_placement.yml and clean_placement.yml; test_cell_mapping_check.py:
+check_cells.yml). The tests here render the report shapes of tests/unit/plugins/plugin_utils/report_samples.py,
+including a 20,000-consumer audit, and need no lab.
+"""
+import json
+import pathlib
+import sys
+from collections import Counter
+from datetime import datetime
+
+import pytest
+
+from tests.integration.browser import WINDOW, Dom, open_page, png_rows
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / ".build" / "collections"))
+
+# pylint: disable=wrong-import-position
+from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import report_html  # noqa: E402
+from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.plugin_utils import (  # noqa: E402
+    report_samples as samples,
+)
+
+# The header's bottom border, by verdict level (the page's CSS).
+LEVEL_COLORS = {"ok": (0x1A, 0x7F, 0x37), "warn": (0x9A, 0x67, 0x00), "bad": (0xCF, 0x22, 0x2E),
+                "info": (0x09, 0x69, 0xDA)}
+
+
+def _seconds(step):
+    return round((datetime.fromisoformat(step["ended"]) - datetime.fromisoformat(step["started"])).total_seconds(), 3)
+
+
+def _placement_audit(dom, report):
+    summary = report["summary"]
+    assert dom.one("td", data_key="consumers")["text"].strip() == str(summary["consumers"])
+    assert dom.one("td", data_key="providers")["text"].strip() == str(summary["providers"])
+    sections = {s["attrs"]["data-provider"]: s for s in dom.find("section", data_provider=True)}
+    assert set(sections) == {p["name"] for p in report["providers"]}
+    bars = {id(element) for element in dom.find("div", data_rc=True)}
+    by_provider, current = {}, None
+    for element in dom.elements:       # each bar belongs to the provider section it follows
+        if element["tag"] == "section" and "data-provider" in element["attrs"]:
+            current = element["attrs"]["data-provider"]
+        elif id(element) in bars:
+            by_provider.setdefault(current, {})[element["attrs"]["data-rc"]] = element
+    for provider in report["providers"]:
+        shown = by_provider.get(provider["name"], {})
+        assert set(shown) == set(provider["inventories"]), provider["name"]
+        for rc, inv in provider["inventories"].items():
+            figures = shown[rc]
+            assert int(figures["attrs"]["data-used"]) == inv["used"]
+            assert int(figures["attrs"]["data-capacity"]) == inv["capacity"]
+            assert f"used {inv['used']} of {inv['capacity']}" in figures["text"]
+            if inv["used"] > inv["capacity"]:
+                assert f"over by {inv['used'] - inv['capacity']}" in figures["text"]
+    counted = Counter()
+    for group in dom.find("details", data_classification=True):
+        counted[group["attrs"]["data-classification"]] += int(group["attrs"]["data-count"])
+    listed = Counter(c["classification"] for p in report["providers"] for c in p["consumers"])
+    assert counted == listed
+
+
+def _placement_clean(dom, report):
+    removed = [tr for tr in dom.find("tr") if "removes" in (tr["attrs"].get("class") or "").split()]
+    assert len(removed) == len(report["changes"])
+    for row, change in zip(removed, report["changes"]):
+        assert change["consumer_uuid"] in row["text"]
+    for backup in report["backups"]:
+        assert backup["checksum"] in dom.one("table", id="backups")["text"]
+
+
+def _placement_fit(dom, report):
+    assert dom.one("header")["attrs"]["data-level"] == ("ok" if report["fits"] else "bad")
+    shown = {s["attrs"]["data-provider"]: s for s in dom.find("section", data_provider=True)}
+    assert set(shown) == {host["name"] for host in report["blocked"]}
+    figures = {(el["attrs"]["data-rc"], el["attrs"]["data-used"], el["attrs"]["data-capacity"],
+                el["attrs"]["data-shortfall"]) for el in dom.find("div", data_rc=True)}
+    assert figures == {(r["resource_class"], str(r["used"]), str(r["capacity"]), str(r["shortfall"]))
+                       for host in report["blocked"] for r in host["reasons"] if r.get("capacity") is not None}
+    for host in report["blocked"]:
+        for reason in host["reasons"]:
+            assert reason["reason"] in shown[host["name"]]["text"]
+    for amount_rc, amount in report["request"]["resources"].items():
+        assert dom.one("td", data_rc=amount_rc)["text"] == str(amount)
+
+
+def _cells(dom, report):
+    for when in ("before", "after"):
+        findings = (report.get(when) or {}).get("findings") or []
+        if when == "after" and not report["repairs"]:
+            continue
+        shown = {s["attrs"]["data-kind"]: int(s["attrs"]["data-count"])
+                 for s in dom.find("section", data_kind=True, data_when=when)}
+        assert shown == dict(Counter(f["type"] for f in findings)), when
+        for finding in findings:
+            if finding.get("instance_uuid"):
+                section = dom.one("section", data_kind=finding["type"], data_when=when)
+                assert finding["instance_uuid"] in section["text"]
+    assert dom.one("td", data_key="findings")["text"].strip() == str(report["before"]["summary"]["findings"])
+
+
+def _conductor_recovery(dom, report):
+    steps = dom.find("g", data_number=True)
+    assert [g["attrs"]["data-number"] for g in steps] == [str(s["number"]) for s in report["steps"]]
+    assert [float(g["attrs"]["data-duration"]) for g in steps] == [_seconds(s) for s in report["steps"]]
+    totals = {tr["attrs"]["data-when"]: tr["text"].split() for tr in dom.find("tr", data_when=True)}
+    assert totals["before"][2] == str(report["queues"]["totals_before"]["messages"])
+    assert totals["after"][2] == str(report["queues"]["totals_after"]["messages"])
+    conductors = dom.one("table", id="conductors")["text"]
+    for host, state in report["final_services"].items():
+        assert host in conductors and state in conductors
+    assert dom.one("td", data_key="answers")["text"].strip() == str(report["entrance"]["answers"])
+
+
+CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
+              cells=_cells,
+              conductor_recovery=_conductor_recovery)
+
+
+def check_page(page, report, kind, name):
+    """Open the page in Chromium and check it against its JSON report; returns the DOM."""
+    html, console, shot = open_page(pathlib.Path(page), name)
+    assert not console, console
+    dom = Dom(html)
+    assert dom.one("body")["attrs"]["data-kind"] == kind
+    assert not dom.find(id="render-error"), dom.one(id="render-error")["text"]
+    assert not dom.find("script") and not [el for el in dom.elements if {"src", "href"} & set(el["attrs"])]
+    header = dom.one("header")
+    level = header["attrs"]["data-level"]
+    assert dom.one(id="verdict")["text"].strip() and dom.one(id="time")["text"].endswith("UTC")
+    assert dom.one(id="run")["text"].startswith("check mode") == bool(report.get("check_mode"))
+    CHECKS[kind](dom, report)
+    # It rendered: a screenshot of the window's size, with the verdict's colour under the header.
+    width, height, rows = png_rows(shot, 320)
+    assert (width, height) == WINDOW
+    colours = {pixel for row in rows for pixel in row}
+    assert len(colours) > 20, "the screenshot is (nearly) blank"
+    assert any(all(abs(a - b) <= 3 for a, b in zip(pixel, LEVEL_COLORS[level])) for pixel in colours), (
+        f"no {level} colour in the header of {shot}")
+    return dom
+
+
+SAMPLES = {
+    "sample-placement-audit": (samples.placement_audit, "placement_audit"),
+    "sample-placement-audit-20000": (samples.large_placement_audit, "placement_audit"),
+    "sample-placement-clean-check": (lambda: samples.placement_clean(check_mode=True), "placement_clean"),
+    "sample-placement-clean": (samples.placement_clean, "placement_clean"),
+    "sample-placement-fit-novalidhost": (samples.placement_fit, "placement_fit"),
+    "sample-placement-fit": (lambda: samples.placement_fit(fits=True), "placement_fit"),
+    "sample-cells-repaired": (samples.cells_report, "cells"),
+    "sample-conductor-recovery": (samples.conductor_recovery, "conductor_recovery"),
+    "sample-conductor-recovery-failed": (lambda: samples.conductor_recovery(failed=True), "conductor_recovery"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_a_report_page_renders_in_chromium_with_the_json_figures(name, tmp_path):
+    make, kind = SAMPLES[name]
+    report = json.loads(json.dumps(make()))
+    page = tmp_path / f"{name}.html"
+    page.write_text(report_html.render(report, kind, cloud="opslab"), encoding="utf-8")
+    dom = check_page(page, report, kind, name)
+    assert dom.one(id="cloud")["text"] == "opslab"
+    if name == "sample-placement-audit":
+        assert dom.one("header")["attrs"]["data-level"] == "bad"
+
+
+def test_a_page_with_a_script_would_be_caught(tmp_path):
+    """The console check can fail: a page that logs to the console is reported."""
+    page = tmp_path / "noisy.html"
+    page.write_text('<!DOCTYPE html><html><body><script>console.error("boom")</script></body></html>')
+    _html, console, _shot = open_page(page, "noisy")
+    assert any('"boom"' in line for line in console)

@@ -1,0 +1,257 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reports as the runbooks write them, for the HTML renderer's tests (unit and browser).
+
+The shapes follow the modules' RETURN docs and what the integration and molecule tests assert about the JSON
+files: placement_allocation's ``audit`` (audit_placement.yml), clean_placement.yml's report, check_cells.yml's
+report and conductor_recovery's report (molecule ``default`` scenario, verify/test_recovered.py).
+"""
+
+import copy
+import uuid
+import zlib
+
+CELL1 = '1c5f4a60-4d8b-4a55-9e2f-1a2b3c4d5e6f'
+COMPUTE1 = 'b2660a4c-0d2e-4e0f-8d7a-6f0e6b4c1a11'
+COMPUTE2 = '9a1e0f3c-2b4d-4c6e-8f10-223344556677'
+
+
+def _uuid(n, prefix='c'):
+    return str(uuid.UUID(int=(zlib.crc32(prefix.encode()) & 0xFFFF) << 100 | n))
+
+
+def _inv(total, reserved, ratio, used):
+    capacity = int((total - reserved) * ratio)
+    return dict(total=total, reserved=reserved, allocation_ratio=ratio, min_unit=1, max_unit=total, step_size=1,
+                used=used, capacity=capacity, free=capacity - used)
+
+
+def placement_audit():
+    """Seed 000: compute1 with 79 orphans and a consumer doubled after a failed migration, over capacity in RAM."""
+    orphans = [dict(consumer_uuid=_uuid(i, 'orphan'), classification='orphan',
+                    reason='no instance, migration or build request in any cell',
+                    resources={'VCPU': 1, 'MEMORY_MB': 128, 'DISK_GB': 1}) for i in range(79)]
+    doubled = '01b6377f-5b0c-4273-a24a-921f793b3004'
+    active = dict(consumer_uuid='2f565c93-6eec-4a74-b8e8-f55638b56da3', classification='active', reason='instance on this host',
+                  resources={'VCPU': 2, 'MEMORY_MB': 1314, 'DISK_GB': 20})
+    stale = dict(consumer_uuid=doubled, classification='stale_source',
+                 reason='instance lives on compute2; the migration failed',
+                 resources={'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10})
+    used1 = dict(VCPU=79 + 2 + 1, MEMORY_MB=79 * 128 + 1314 + 1024, DISK_GB=79 + 20 + 10)
+    compute1 = dict(
+        uuid=COMPUTE1, name='compute1', sharing=False, generation=12, parent_provider_uuid=None,
+        root_provider_uuid=COMPUTE1, compute_node=dict(host='compute1', node='compute1', cell='cell1'),
+        inventories=dict(VCPU=_inv(16, 0, 16.0, used1['VCPU']), MEMORY_MB=_inv(7841, 512, 1.5, used1['MEMORY_MB']),
+                         DISK_GB=_inv(100, 0, 1.0, used1['DISK_GB'])),
+        consumers=[active, stale] + orphans,
+        summary=dict(active=1, migration_in_progress=0, stale_source=1, deleted_instance=0, orphan=79, building=0,
+                     unverifiable=0))
+    compute2 = dict(
+        uuid=COMPUTE2, name='compute2', sharing=False, generation=3, parent_provider_uuid=None,
+        root_provider_uuid=COMPUTE2, compute_node=dict(host='compute2', node='compute2', cell='cell1'),
+        inventories=dict(VCPU=_inv(16, 0, 16.0, 1), MEMORY_MB=_inv(7841, 512, 1.5, 1024),
+                         DISK_GB=_inv(100, 0, 1.0, 10)),
+        consumers=[dict(consumer_uuid=doubled, classification='active', reason='instance on this host',
+                        resources={'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10})],
+        summary=dict(active=1, migration_in_progress=0, stale_source=0, deleted_instance=0, orphan=0, building=0,
+                     unverifiable=0))
+    consumers = [dict(uuid=o['consumer_uuid'], classifications=['orphan'], allocations=[dict(
+        provider_uuid=COMPUTE1, provider_name='compute1', classification='orphan', reason=o['reason'],
+        resources=o['resources'])]) for o in orphans]
+    consumers.append(dict(uuid=doubled, classifications=['active', 'stale_source'], allocations=[
+        dict(provider_uuid=COMPUTE1, provider_name='compute1', classification='stale_source', reason=stale['reason'],
+             resources=stale['resources']),
+        dict(provider_uuid=COMPUTE2, provider_name='compute2', classification='active', reason='instance on this host',
+             resources=stale['resources'])]))
+    return dict(
+        report='full', complete=True,
+        cells=[dict(uuid='00000000-0000-0000-0000-000000000000', name='cell0', reachable=True, error=None),
+               dict(uuid=CELL1, name='cell1', reachable=True, error=None)],
+        summary=dict(providers=2, consumers=82, problem_consumers=80, over_capacity=['compute1'],
+                     allocations=dict(active=2, migration_in_progress=0, stale_source=1, deleted_instance=0,
+                                      orphan=79, building=0, unverifiable=0)),
+        providers=[compute1, compute2], consumers=consumers)
+
+
+def large_placement_audit(providers=1000, per_provider=20):
+    """benchmarks' placement_audit_1000: 1,000 providers, 20,000 consumers, report: full."""
+    result = dict(report='full', complete=True, cells=[dict(uuid=CELL1, name='cell1', reachable=True, error=None)],
+                  providers=[], consumers=[])
+    counts = dict(active=0, orphan=0)
+    for p in range(providers):
+        name = f'compute{p:04d}'
+        puuid = _uuid(p, 'provider')
+        entries = []
+        for c in range(per_provider):
+            classification = 'orphan' if c == 0 and p % 10 == 0 else 'active'
+            counts[classification] += 1
+            cuuid = _uuid(p * per_provider + c, 'consumer')
+            resources = {'VCPU': 2, 'MEMORY_MB': 2048, 'DISK_GB': 20}
+            entries.append(dict(consumer_uuid=cuuid, classification=classification,
+                                reason='instance on this host' if classification == 'active' else 'no instance',
+                                resources=resources))
+            result['consumers'].append(dict(uuid=cuuid, classifications=[classification], allocations=[dict(
+                provider_uuid=puuid, provider_name=name, classification=classification, reason='',
+                resources=resources)]))
+        result['providers'].append(dict(
+            uuid=puuid, name=name, sharing=False, generation=1, parent_provider_uuid=None, root_provider_uuid=puuid,
+            compute_node=dict(host=name, node=name, cell='cell1'),
+            inventories=dict(VCPU=_inv(64, 0, 4.0, 2 * per_provider),
+                             MEMORY_MB=_inv(65536, 512, 1.0, 2048 * per_provider + (70000 if p == 7 else 0)),
+                             DISK_GB=_inv(1000, 0, 1.0, 20 * per_provider)),
+            consumers=entries, summary=dict(active=sum(e['classification'] == 'active' for e in entries),
+                                            orphan=sum(e['classification'] == 'orphan' for e in entries))))
+    result['summary'] = dict(providers=providers, consumers=providers * per_provider,
+                             problem_consumers=counts['orphan'], over_capacity=['compute0007'],
+                             allocations=dict(counts, stale_source=0, deleted_instance=0, migration_in_progress=0,
+                                              building=0, unverifiable=0))
+    return result
+
+
+def placement_clean(check_mode=False):
+    audit = placement_audit()
+    changes = [dict(consumer_uuid=o['consumer_uuid'], action='deleted', attempts=1,
+                    removed={COMPUTE1: dict(classification='orphan', resources=o['resources'])}, kept={})
+               for o in audit['providers'][0]['consumers'] if o['classification'] == 'orphan']
+    changes.append(dict(consumer_uuid='01b6377f-5b0c-4273-a24a-921f793b3004', action='trimmed', attempts=2,
+                        removed={COMPUTE1: dict(classification='stale_source',
+                                                resources={'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10})},
+                        kept={COMPUTE2: {'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10}}))
+    backups = [] if check_mode else [dict(
+        path='/var/backups/openstack_ops/placement/placement-allocations-20261203T031500.000000Z.json',
+        checksum='sha256:4f1c0d2e9b8a7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1', consumers=80)]
+    return dict(check_mode=check_mode, changes=changes, backups=backups, restored=[],
+                audit_summary=audit['summary'])
+
+
+def cells_report(repaired=True):
+    findings = [
+        dict(type='instance_without_mapping', repair='missing_instance_mappings',
+             message='Instance 2f565c93-6eec-4a74-b8e8-f55638b56da3 is in cell cell1 but has no instance mapping: '
+                     'the API answers 404 for it',
+             instance_uuid='2f565c93-6eec-4a74-b8e8-f55638b56da3', instance_name='web-1', project_id='f30a92c4',
+             user_id='8668aa33', host='compute1', node='compute1', vm_state='active', task_state=None,
+             instance_deleted=False, cell='cell1', cell_uuid=CELL1, created_at='2018-12-20T10:00:00',
+             age_seconds=600000),
+        dict(type='instance_without_mapping', repair='missing_instance_mappings',
+             message='Instance 7d1b... is in cell cell1 but has no instance mapping: the API answers 404 for it',
+             instance_uuid='7d1b8c2e-1111-4222-8333-944455566677', instance_name='db-2', host='compute2',
+             vm_state='stopped', task_state=None, cell='cell1', cell_uuid=CELL1),
+        dict(type='compute_host_without_mapping', repair='missing_host_mappings',
+             message='Compute host compute3 of cell cell1 has no host mapping: nothing is scheduled to it',
+             host='compute3', cell='cell1', cell_uuid=CELL1, cells=['cell1'], service=True,
+             compute_nodes=['compute3']),
+        dict(type='cell_unreachable', repair=None, message='Cell cell2 cannot be read: (2003, "Can\'t connect")',
+             cell='cell2', error='(2003, "Can\'t connect to MySQL server on \'db2\'")',
+             database_connection='mysql+pymysql://nova:s3cret-Pa55@db2:3306/nova_cell2'),
+    ]
+    cells = [
+        dict(id=1, uuid='00000000-0000-0000-0000-000000000000', name='cell0', cell0=True, disabled=False,
+             reachable=True, error=None, instances=0, deleted_instances=0, instance_mappings=0, host_mappings=0,
+             compute_hosts=None, database_connection='mysql+pymysql://nova:s3cret-Pa55@db1:3306/nova_cell0',
+             transport_url='none:///'),
+        dict(id=2, uuid=CELL1, name='cell1', cell0=False, disabled=False, reachable=True, error=None, instances=3,
+             deleted_instances=1, instance_mappings=1, host_mappings=2, compute_hosts=3,
+             database_connection='mysql+pymysql://nova:s3cret-Pa55@db1:3306/nova',
+             transport_url='rabbit://nova:s3cret-Pa55@ctl1:5672,nova:s3cret-Pa55@ctl2:5672/'),
+        dict(id=3, uuid='3c3c3c3c-0000-4000-8000-000000000003', name='cell2', cell0=False, disabled=False,
+             reachable=False, error='(2003, "Can\'t connect to MySQL server on \'db2\'")', instances=None,
+             deleted_instances=None, instance_mappings=0, host_mappings=0, compute_hosts=None,
+             database_connection='mysql+pymysql://nova:s3cret-Pa55@db2:3306/nova_cell2', transport_url=None),
+    ]
+    summary = dict(findings=4, instances=3, instance_mappings=1, repairable=3, unreachable_cells=1,
+                   instance_without_mapping=2, compute_host_without_mapping=1, cell_unreachable=1,
+                   mapping_without_cell=0, mapping_to_missing_cell=0, mapping_to_wrong_cell=0,
+                   mapping_to_deleted_instance=0, mapping_to_archived_instance=0, host_mapping_to_missing_cell=0,
+                   host_mapping_to_missing_host=0)
+    before = dict(cells=cells, findings=findings, summary=summary)
+    if not repaired:
+        return dict(before=before, repairs=[], backup=None, check_mode=False, after={})
+    repairs = [dict(repair='missing_instance_mappings', table='instance_mappings', instance_uuid=f['instance_uuid'],
+                    project_id='f30a92c4', user_id='8668aa33', cell='cell1', cell_uuid=CELL1, cell_id=2,
+                    from_cell=None, from_cell_id=None, applied=True, verified=True)
+               for f in findings[:2]]
+    after = copy.deepcopy(before)
+    after['findings'] = findings[2:]
+    after['summary'] = dict(summary, findings=2, instance_without_mapping=0, instance_mappings=3, repairable=1)
+    return dict(before=before, repairs=repairs, backup=dict(id='20261203T031500Z-db1', databases=['nova_api'],
+                                                            age_seconds=0),
+                check_mode=False, after=after)
+
+
+def _step(number, name, start, seconds, details):
+    return dict(number=number, name=name, details=details, check_mode=False,
+                started=f'2026-12-03T03:{start // 60:02d}:{start % 60:02d}.000000+00:00',
+                ended=f'2026-12-03T03:{(start + seconds) // 60:02d}:{(start + seconds) % 60:02d}.500000+00:00')
+
+
+def conductor_recovery(failed=False):
+    """The molecule default scenario's report: steps 0-9 (5 and 6 are one), three controllers, seed 003."""
+    healthy = dict(service='active', consumers=1, ping=True, ping_seconds=0.05, log_errors=[], healthy=True)
+    steps = [
+        _step(0, 'preflight', 0, 3, {'vip_holder': 'ctl1'}),
+        _step(1, 'close the entrance', 3, 2, {'url': 'http://10.0.0.10:8774/', 'status': -1}),
+        _step(2, 'find the VIP holder', 5, 1, {'vip': '10.0.0.10', 'holder': 'ctl1'}),
+        _step(3, 'stop the conductors', 6, 11, {'stopped': {'ctl1': 'killed', 'ctl2': 'stopped', 'ctl3': 'killed'}}),
+        _step(4, 'purge the RPC queues', 17, 1, dict(
+            purged={'queues': 3, 'messages': 75}, queues=['compute.cmp1', 'conductor', 'reply_abc'], skipped=[],
+            archive=dict(path='/var/tmp/openstack_ops/rabbitmq-purge-20261203T031517Z.jsonl', messages=75,
+                         bytes=52011, sha256='3f7a0c9e6d1b8c1e0e5b2d5a8f5e6e2a9d0c4b7a1f2e3d4c5b6a7980a1b2c3d4',
+                         checksum_path='/var/tmp/openstack_ops/rabbitmq-purge-20261203T031517Z.jsonl.sha256'))),
+        _step(5, 'start and watch nova-conductor on ctl1', 18, 12, healthy),
+        _step(7, 'restart nova-api on the VIP holder', 30, 4, {'status': 200}),
+        _step(8, 'wait', 34, 15, {'seconds': 15}),
+        _step(9, 'start and watch nova-conductor on ctl2', 49, 6,
+              dict(healthy, healthy=False, service='failed', consumers=0, ping=False, ping_seconds=None,
+                   log_errors=['ERROR oslo.messaging ... transport_url=rabbit://nova:********@ctl9:5672/']) if failed
+              else healthy),
+    ]
+    if not failed:
+        steps.append(_step(9, 'start and watch nova-conductor on ctl3', 55, 5, healthy))
+    conductors = dict(ctl1=healthy, ctl2=steps[8]['details'])
+    if not failed:
+        conductors['ctl3'] = healthy
+    before = [dict(vhost='/', name='conductor', type='classic', state='running', messages=40, messages_ready=40,
+                   messages_unacknowledged=0, consumers=0),
+              dict(vhost='/', name='compute.cmp1', type='classic', state='running', messages=20, messages_ready=20,
+                   messages_unacknowledged=0, consumers=0),
+              dict(vhost='/', name='reply_abc', type='classic', state='running', messages=15, messages_ready=15,
+                   messages_unacknowledged=0, consumers=0)]
+    after = [dict(q, messages=0, messages_ready=0, consumers=3 if q['name'] == 'conductor' else 0) for q in before]
+    ended = steps[-1]['ended']
+    return dict(
+        runbook='openstack_ops.runbooks.conductor_recovery', check_mode=False,
+        result='failed' if failed else 'recovered',
+        failure=dict(task='Step 9 - nova-conductor on ctl2 is healthy', msg='nova-conductor on ctl2 is not healthy',
+                     at='2026-12-03T03:00:55.600000+00:00') if failed else None,
+        started=steps[0]['started'], ended=ended, duration_s=60.5, configured_waits_s=45,
+        vip='10.0.0.10', vip_holder='ctl1', backend='systemd', steps=steps,
+        queues=dict(before=before, after=after, totals_before=dict(queues=3, messages=75, consumers=0),
+                    totals_after=dict(queues=3, messages=0, consumers=3)),
+        purge=steps[4]['details'], conductors=conductors,
+        final_services=dict(ctl1='active', ctl2='failed' if failed else 'active',
+                            ctl3='inactive' if failed else 'active'),
+        entrance=dict(closed=True, closed_verified=True, reopened=True, answers=200),
+        next=('Fix the failed conductor (see failure and its log_errors), start it, then rerun the play; the entrance '
+              'is open.') if failed else 'Nothing: every conductor answers and the entrance is open.')
+
+
+def placement_fit(fits=False):
+    """diagnose_novalidhost.yml's report: the fit check of seed 000's 1 VCPU / 1024 MB / 10 GB request."""
+    blocked = [dict(uuid=COMPUTE1, name='compute1', fits=0, reasons=[dict(
+        resource_class='MEMORY_MB', provider_uuid=COMPUTE1, provider_name='compute1', requested=1024, capacity=10993,
+        used=12450, free=-1457, reserved=512, allocation_ratio=1.5, max_unit=7841, min_unit=1, step_size=1,
+        shortfall=2481, reason='MEMORY_MB: asks 1024, only 0 free: capacity 10993 = (7841 - reserved 512) * '
+                               'allocation_ratio 1.5, used 12450')])]
+    candidates = [dict(uuid=COMPUTE2, name='compute2', fits=9)] if fits else []
+    if not fits:
+        blocked.append(dict(uuid=COMPUTE2, name='compute2', fits=0, reasons=[
+            dict(resource_class=None, reason='no provider in the tree has the trait(s) CUSTOM_GPU'),
+            dict(resource_class='DISK_GB', provider_uuid=COMPUTE2, provider_name='compute2', requested=10,
+                 capacity=100, used=95, free=5, reserved=0, allocation_ratio=1.0, max_unit=100, min_unit=1,
+                 step_size=1, shortfall=5, reason='DISK_GB: asks 10, only 5 free: capacity 100 = (100 - reserved 0) '
+                                                  '* allocation_ratio 1.0, used 95')]))
+    return dict(request=dict(resources={'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10},
+                             required_traits=[] if fits else ['CUSTOM_GPU']),
+                fits=fits, candidates=candidates, blocked=blocked, total_fits=9 if fits else 0)
