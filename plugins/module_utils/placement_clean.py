@@ -88,14 +88,26 @@ def require_safe_writes(client, action):
         microversion=version)
 
 
+# How Placement names a consumer written without a type. Nova's scheduler claims below microversion 1.38, so every
+# instance it placed reads back as 'unknown' -- a name a write refuses.
+UNTYPED = 'unknown'
+# The last microversion without consumer types (and with consumer generations): the one an untyped consumer is
+# written at, so that it keeps no type, as Nova left it.
+UNTYPED_WRITES = '1.37'
+
+
 def _put(client, consumer, current, allocations):
     body = dict(
         allocations={provider: {'resources': resources} for provider, resources in allocations.items()},
         consumer_generation=current.get('consumer_generation'), project_id=current.get('project_id'),
         user_id=current.get('user_id'))
+    microversion = client.microversion
     if client.at_least(CONSUMER_TYPES):
-        body['consumer_type'] = current.get('consumer_type') or 'INSTANCE'
-    client.put(consumer_path(consumer), body, client.microversion)
+        if current.get('consumer_type') in (None, UNTYPED):
+            microversion = UNTYPED_WRITES
+        else:
+            body['consumer_type'] = current['consumer_type']
+    client.put(consumer_path(consumer), body, microversion)
 
 
 def _retrying(first, reread, write, retries):

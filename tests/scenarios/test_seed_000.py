@@ -17,6 +17,12 @@ def task(report, name):
     return next(t for play in report["plays"] for t in play["tasks"] if t["name"] == name)["hosts"]["localhost"]
 
 
+def failures(report):
+    """The messages of the failed tasks of a playbook run, for an assertion's explanation."""
+    return [f"{t['name']}: {t['hosts']['localhost'].get('msg')}" for play in report["plays"] for t in play["tasks"]
+            if t["hosts"].get("localhost", {}).get("failed")]
+
+
 def test_vanished_vm_is_found_by_check_cells_and_back_after_the_repair(cloud, tmp_path):
     ids = [cloud.boot(f"vanish-{n}", "m1.tiny") for n in range(2)]
     before = cloud.wait(ids)
@@ -56,7 +62,8 @@ def test_leaked_allocations_cause_novalidhost_and_clean_placement_lets_the_boot_
     # Fill every compute with one server that takes the whole host.
     ids = [cloud.boot(f"fill-{n}", "m1.host") for n in range(len(COMPUTES))]
     servers = cloud.wait(ids)
-    assert sorted(server["OS-EXT-SRV-ATTR:host"] for server in servers.values()) == sorted(COMPUTES)
+    placed = [(server["status"], server["OS-EXT-SRV-ATTR:host"], server.get("fault")) for server in servers.values()]
+    assert sorted(host for _status, host, _fault in placed) == sorted(COMPUTES), placed
 
     # The leak: one instance removed from its cell database (and the API database) behind nova's back, as a
     # failed clean-up or a hand-made delete leaves it; its allocation stays in Placement.
@@ -90,7 +97,7 @@ def test_leaked_allocations_cause_novalidhost_and_clean_placement_lets_the_boot_
                  clean_placement_report_path=str(tmp_path / "clean.json"),
                  clean_placement_backup_dir=str(tmp_path / "backups"))
     rc, report = run_playbook(PLAYBOOKS / "clean_placement.yml", clean, env=env)
-    assert rc == 0
+    assert rc == 0, failures(report)
     written = json.loads((tmp_path / "clean.json").read_text())
     assert [change["consumer_uuid"] for change in written["changes"]] == [leaked]
     assert written["backups"][0]["consumers"] == 1

@@ -182,6 +182,23 @@ def test_writes_use_the_negotiated_microversion_and_send_consumer_type_only_wher
     assert body.get('consumer_type') == consumer_type and body['consumer_generation'] == 1
 
 
+@pytest.mark.parametrize('consumer_type', ['unknown', None])
+def test_an_untyped_consumer_is_written_without_a_type_at_the_last_microversion_before_types(tmp_path, consumer_type):
+    # What Nova's scheduler leaves: it claims below 1.38, and Placement reads such a consumer back as 'unknown',
+    # which a write at 1.38 refuses (HTTP 400, seen on the cloud lab).
+    placement = FakePlacement({'b': dict(allocation(cn1={'VCPU': 2}), consumer_type=consumer_type)})
+    calls = []
+    put = placement.put
+    placement.put = lambda path, body, microversion: calls.append(microversion) or put(path, body, microversion)
+    audit = audit_of(placement, {'b': {'cn1': 'orphan'}})
+
+    placement_clean.Cleaner(placement, CLEANABLE, lambda c, a: {}, str(tmp_path)).apply(
+        placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, CLEANABLE)))
+
+    [(_consumer, body)] = placement.puts
+    assert calls == ['1.37'] and 'consumer_type' not in body and body['consumer_generation'] == 1
+
+
 @pytest.mark.parametrize('max_version, release', [('1.27', 'Rocky'), ('1.17', 'Queens'), ('1.10', 'Pike')])
 def test_a_write_is_refused_without_consumer_generations(max_version, release):
     client = FakePlacement({})
