@@ -104,6 +104,14 @@ class Cloud:
             time.sleep(0.5)
         assert not self.servers(), "servers left after the scenario's clean-up"
 
+    def forget_allocations(self, consumer):
+        """Remove a consumer's allocations from Placement if it still has any."""
+        try:
+            self.lab.placement.request("DELETE", f"/allocations/{consumer}")
+        except urllib.error.HTTPError as err:
+            if err.code != 404:
+                raise
+
     # --- what the collection's runbooks are given ---------------------------------------------------------
     def nova_db(self):
         return dict(login_host="127.0.0.1", login_port=self.lab.cfg.port("mariadb"), login_user="ops",

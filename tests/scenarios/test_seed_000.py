@@ -63,47 +63,50 @@ def test_leaked_allocations_cause_novalidhost_and_clean_placement_lets_the_boot_
     ids = [cloud.boot(f"fill-{n}", "m1.host") for n in range(len(COMPUTES))]
     servers = cloud.wait(ids)
     placed = [(server["status"], server["OS-EXT-SRV-ATTR:host"], server.get("fault")) for server in servers.values()]
-    assert sorted(host for _status, host, _fault in placed) == sorted(COMPUTES), placed
+    assert sorted(str(host) for _status, host, _fault in placed) == sorted(COMPUTES), placed
 
-    # The leak: one instance removed from its cell database (and the API database) behind nova's back, as a
-    # failed clean-up or a hand-made delete leaves it; its allocation stays in Placement.
     leaked = ids[0]
-    leaked_host = servers[leaked]["OS-EXT-SRV-ATTR:host"]
-    cell = cloud.sql(f"SELECT c.name FROM instance_mappings m JOIN cell_mappings c ON c.id = m.cell_id "
-                     f"WHERE m.instance_uuid = '{leaked}'", "nova_api").strip()
-    cloud.sql("SET FOREIGN_KEY_CHECKS = 0; " + " ".join(
-        f"DELETE FROM {table} WHERE instance_uuid = '{leaked}';"
-        for table in ("instance_extra", "instance_info_caches", "instance_system_metadata", "instance_metadata",
-                      "instance_actions", "instance_faults", "block_device_mapping"))
-              + f" DELETE FROM instances WHERE uuid = '{leaked}';", f"nova_{cell}")
-    cloud.sql(f"DELETE FROM instance_mappings WHERE instance_uuid = '{leaked}'; "
-              f"DELETE FROM request_specs WHERE instance_uuid = '{leaked}';", "nova_api")
+    try:
+        # The leak: one instance removed from its cell database (and the API database) behind nova's back, as a
+        # failed clean-up or a hand-made delete leaves it; its allocation stays in Placement.
+        leaked_host = servers[leaked]["OS-EXT-SRV-ATTR:host"]
+        cell = cloud.sql(f"SELECT c.name FROM instance_mappings m JOIN cell_mappings c ON c.id = m.cell_id "
+                         f"WHERE m.instance_uuid = '{leaked}'", "nova_api").strip()
+        cloud.sql("SET FOREIGN_KEY_CHECKS = 0; " + " ".join(
+            f"DELETE FROM {table} WHERE instance_uuid = '{leaked}';"
+            for table in ("instance_extra", "instance_info_caches", "instance_system_metadata", "instance_metadata",
+                          "instance_actions", "instance_faults", "block_device_mapping"))
+                  + f" DELETE FROM instances WHERE uuid = '{leaked}';", f"nova_{cell}")
+        cloud.sql(f"DELETE FROM instance_mappings WHERE instance_uuid = '{leaked}'; "
+                  f"DELETE FROM request_specs WHERE instance_uuid = '{leaked}';", "nova_api")
 
-    # The real scheduler refuses the next boot.
-    refused = cloud.boot("refused", "m1.host")
-    failed = cloud.wait([refused])[refused]
-    assert failed["status"] == "ERROR"
-    assert "No valid host was found" in failed["fault"]["message"]
+        # The real scheduler refuses the next boot.
+        refused = cloud.boot("refused", "m1.host")
+        failed = cloud.wait([refused])[refused]
+        assert failed["status"] == "ERROR"
+        assert "No valid host was found" in failed["fault"]["message"]
 
-    env = {"OS_CLIENT_CONFIG_FILE": str(cloud.lab.clouds_yaml)}
-    rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
-        diagnose_novalidhost_cloud="opslab-admin", diagnose_novalidhost_nova_db=cloud.nova_db(),
-        diagnose_novalidhost_flavor="m1.host", diagnose_novalidhost_fail_when_nothing_fits=True), env=env)
-    assert rc == 2
-    verdict = task(report, "Fit | fail when no host can take the request")["msg"]
-    assert "MEMORY_MB: asks 8192, only 0 free" in verdict
+        env = {"OS_CLIENT_CONFIG_FILE": str(cloud.lab.clouds_yaml)}
+        rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
+            diagnose_novalidhost_cloud="opslab-admin", diagnose_novalidhost_nova_db=cloud.nova_db(),
+            diagnose_novalidhost_flavor="m1.host", diagnose_novalidhost_fail_when_nothing_fits=True), env=env)
+        assert rc == 2
+        verdict = task(report, "Fit | fail when no host can take the request")["msg"]
+        assert "MEMORY_MB: asks 8192, only 0 free" in verdict
 
-    clean = dict(clean_placement_cloud="opslab-admin", clean_placement_nova_db=cloud.nova_db(),
-                 clean_placement_report_path=str(tmp_path / "clean.json"),
-                 clean_placement_backup_dir=str(tmp_path / "backups"))
-    rc, report = run_playbook(PLAYBOOKS / "clean_placement.yml", clean, env=env)
-    assert rc == 0, failures(report)
-    written = json.loads((tmp_path / "clean.json").read_text())
-    assert [change["consumer_uuid"] for change in written["changes"]] == [leaked]
-    assert written["backups"][0]["consumers"] == 1
+        clean = dict(clean_placement_cloud="opslab-admin", clean_placement_nova_db=cloud.nova_db(),
+                     clean_placement_report_path=str(tmp_path / "clean.json"),
+                     clean_placement_backup_dir=str(tmp_path / "backups"))
+        rc, report = run_playbook(PLAYBOOKS / "clean_placement.yml", clean, env=env)
+        assert rc == 0, failures(report)
+        written = json.loads((tmp_path / "clean.json").read_text())
+        assert [change["consumer_uuid"] for change in written["changes"]] == [leaked]
+        assert written["backups"][0]["consumers"] == 1
 
-    cloud.admin("DELETE", f"/servers/{refused}")
-    again = cloud.boot("again", "m1.host")
-    landed = cloud.wait([again])[again]
-    assert landed["status"] == "ACTIVE"
-    assert landed["OS-EXT-SRV-ATTR:host"] == leaked_host
+        cloud.admin("DELETE", f"/servers/{refused}")
+        again = cloud.boot("again", "m1.host")
+        landed = cloud.wait([again])[again]
+        assert landed["status"] == "ACTIVE"
+        assert landed["OS-EXT-SRV-ATTR:host"] == leaked_host
+    finally:   # a scenario that fails half-way must not leave its leak to the next one
+        cloud.forget_allocations(leaked)
