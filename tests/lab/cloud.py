@@ -22,6 +22,7 @@ from .keystone import ADMIN, MEMBER, REGION, Keystone
 from .lab import Lab, check_tools
 from .mariadb import MariaDB
 from .neutron import Neutron
+from .nova import Nova
 from .placement import Placement
 from .rabbitmq import RabbitMQ
 
@@ -330,8 +331,7 @@ class CloudLab(Lab):
         manage("db", "sync", "--local_cell")   # cell0, the [database] of the API-level services
 
     def nova_manage(self, *args, conf=None):
-        from .nova import Nova  # the light lab's runner of nova-manage, pointed at this lab's files
-        runner = Nova(self.cfg)
+        runner = Nova(self.cfg)   # the light lab's runner of nova-manage, pointed at this lab's files
         runner.conf = self.nova_dir / "nova.conf"
         return runner.manage(*args, extra_conf=self.nova_dir / conf if conf else None)
 
@@ -377,7 +377,7 @@ class CloudLab(Lab):
 
     def _providers(self):
         try:
-            return [rp for rp in self.placement.request("GET", "/resource_providers")["resource_providers"]]
+            return self.placement.request("GET", "/resource_providers")["resource_providers"]
         except (urllib.error.URLError, OSError):
             return []
 
