@@ -89,7 +89,8 @@ def test_leaked_allocations_cause_novalidhost_and_clean_placement_lets_the_boot_
         env = {"OS_CLIENT_CONFIG_FILE": str(cloud.lab.clouds_yaml)}
         rc, report = run_playbook(PLAYBOOKS / "diagnose_novalidhost.yml", dict(
             diagnose_novalidhost_cloud="opslab-admin", diagnose_novalidhost_nova_db=cloud.nova_db(),
-            diagnose_novalidhost_flavor="m1.host", diagnose_novalidhost_fail_when_nothing_fits=True), env=env)
+            diagnose_novalidhost_flavor="m1.host", diagnose_novalidhost_fail_when_nothing_fits=True,
+            diagnose_novalidhost_report_path=str(tmp_path / "novalidhost.json")), env=env)
         assert rc == 2
         verdict = task(report, "Fit | fail when no host can take the request")["msg"]
         assert "MEMORY_MB: asks 8192, only 0 free" in verdict
