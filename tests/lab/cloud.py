@@ -27,14 +27,23 @@ from .placement import Placement
 from .rabbitmq import RabbitMQ
 
 # The cells and the hosts of each; the API-level services (and cell1's conductor) run on ctl1.
-CLOUD_CELLS = {"cell1": {"vhost": "cell1", "conductor": "ctl1", "computes": ("cmp1", "cmp2")},
-               "cell2": {"vhost": "cell2", "conductor": "ctl2", "computes": ("cmp3",)}}
+CLOUD_CELLS = {"cell1": {"vhost": "cell1", "conductor": "ctl1", "computes": ("cmp1", "cmp2", "cmp3")},
+               "cell2": {"vhost": "cell2", "conductor": "ctl2", "computes": ("cmp4",)}}
 COMPUTES = tuple(host for cell in CLOUD_CELLS.values() for host in cell["computes"])
 API_HOST = "ctl1"
 # Flavors sized against a fake compute (MediumFakeDriver: 10 VCPU, 8192 MB, reserved 0): four m1.lab fill one,
 # one m1.host does.
 FLAVORS = {"m1.tiny": {"vcpus": 1, "ram": 512, "disk": 1}, "m1.lab": {"vcpus": 1, "ram": 2048, "disk": 1},
-           "m1.host": {"vcpus": 1, "ram": 8192, "disk": 1}}
+           "m1.large": {"vcpus": 10, "ram": 4096, "disk": 512}, "m1.host": {"vcpus": 1, "ram": 8192, "disk": 1}}
+# Every nova process but nova-api: name -> (binary, host, log name, cell whose database and vhost it uses).
+NOVA_PROCESSES = {
+    "nova-super-conductor": ("nova-conductor", API_HOST, "nova-super-conductor", None),
+    **{f"nova-conductor-{name}": ("nova-conductor", cell["conductor"], "nova-conductor", name)
+       for name, cell in CLOUD_CELLS.items()},
+    "nova-scheduler": ("nova-scheduler", API_HOST, "nova-scheduler", None),
+    **{f"nova-compute-{host}": ("nova-compute", host, "nova-compute", name)
+       for name, cell in CLOUD_CELLS.items() for host in cell["computes"]},
+}
 
 SERVICE_USERS = {"nova": "nova-lab-secret", "placement": "placement-lab-secret", "glance": "glance-lab-secret",
                  "neutron": "neutron-lab-secret"}
@@ -344,36 +353,68 @@ class CloudLab(Lab):
         path.write_text(HOST_CONF.format(host=host, state_path=state, log=log))
         return path
 
-    def _nova(self, name, binary, host, service, cell=None):
+    @property
+    def kolla_config_dir(self):
+        """Where the lab keeps kolla-ansible's node_custom_config overrides (nova.conf, nova/<service>.conf)."""
+        return self.cfg.path("etc", "kolla", "config")
+
+    def _nova(self, name, extra_conf=()):
+        binary, host, service, cell = NOVA_PROCESSES[name]
         argv = [self.cfg.bin(binary), "--config-file", str(self.nova_dir / "nova.conf")]
         if cell:
             argv += ["--config-file", str(self.nova_dir / f"{cell}.conf")]
         argv += ["--config-file", str(self._host_conf(host, service))]
+        for conf in extra_conf:
+            argv += ["--config-file", str(conf)]
         pid = process.spawn(argv, self.cfg.path("logs", f"{name}.out"), env=self.env)
         self._record(name, pid)
         return pid
 
+    def reconfigure(self, name):
+        """What `kolla-ansible reconfigure` does for one nova process: restart it with the overrides merged in.
+
+        kolla renders a service's nova.conf from its template, then node_custom_config's nova.conf, then
+        nova/<service>.conf; here they are the same files given as later --config-file arguments.
+        """
+        service = NOVA_PROCESSES[name][2]
+        overrides = [path for path in (self.kolla_config_dir / "nova.conf",
+                                       self.kolla_config_dir / "nova" / f"{service}.conf") if path.exists()]
+        process.stop(self.pids[name])
+        if NOVA_PROCESSES[name][0] == "nova-scheduler":
+            self.wait_consumers("scheduler", 0)
+        pid = self._nova(name, overrides)
+        if NOVA_PROCESSES[name][0] == "nova-scheduler":
+            # the restarted scheduler consumes its queue on the API-level vhost once it is ready
+            process.wait_until(lambda: self.queue_consumers("scheduler") > 0, 120, name, pid=pid,
+                               log_path=self.cfg.path("logs", f"{name}.out"))
+        return overrides
+
     def _start_nova(self):
-        self._nova("nova-super-conductor", "nova-conductor", API_HOST, "nova-super-conductor")
-        for name, cell in CLOUD_CELLS.items():
-            self._nova(f"nova-conductor-{name}", "nova-conductor", cell["conductor"], "nova-conductor", cell=name)
-        self._nova("nova-scheduler", "nova-scheduler", API_HOST, "nova-scheduler")
+        self.kolla_config_dir.joinpath("nova").mkdir(parents=True, exist_ok=True)
+        for name in NOVA_PROCESSES:
+            if not name.startswith("nova-compute"):
+                self._nova(name)
         api_conf = self._host_conf(API_HOST, "nova-api")
         out = self.cfg.path("logs", "nova-api.out")
         pid = process.spawn_gunicorn(self.cfg.venv_bin, "nova.wsgi.osapi_compute:application",
                                      self.cfg.port("nova_api"), self.nova_dir, out,
-                                     dict(self.env, OS_NOVA_CONFIG_FILES=f"api-paste.ini;nova.conf;{api_conf.name}"), threads=4)
+                                     dict(self.env, OS_NOVA_CONFIG_FILES=f"api-paste.ini;nova.conf;{api_conf.name}"),
+                                     threads=4)
         self._record("nova-api", pid)
-        for name, cell in CLOUD_CELLS.items():
-            for host in cell["computes"]:
-                self._nova(f"nova-compute-{host}", "nova-compute", host, "nova-compute", cell=name)
+        for name in NOVA_PROCESSES:
+            if name.startswith("nova-compute"):
+                self._nova(name)
         process.wait_until(self._api_answers, 120, "nova-api", pid=pid, log_path=out)
         process.wait_until(lambda: len(self._providers()) == len(COMPUTES), 180,
                            f"{len(COMPUTES)} compute resource providers in Placement",
-                           log_path=self.log_path("cmp1", "nova", "nova-compute"))
+                           log_path=self.cfg.path("logs", "nova-compute-cmp1.out"))
         self.nova_manage("cell_v2", "discover_hosts", "--verbose")
         for name, spec in FLAVORS.items():
             self.compute("POST", "/flavors", {"flavor": {"name": name, "id": name, **spec}})
+        # The scenarios boot more servers than nova's default quotas allow (10 instances, 20 cores).
+        for project in self.keystone.project_ids(("admin", MEMBER[0])):
+            self.compute("PUT", f"/os-quota-sets/{project}",
+                         {"quota_set": {"instances": -1, "cores": -1, "ram": -1}})
 
     def _providers(self):
         try:

@@ -94,6 +94,10 @@ class Keystone:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.headers["X-Subject-Token"]
 
+    def project_ids(self, names):
+        projects = {p["name"]: p["id"] for p in _Api(self.url, self.token()).get("projects")["projects"]}
+        return [projects[name] for name in names]
+
     def register(self, services, users):
         """services: {name: (type, url)}; users: {name: (password, project, roles)}."""
         api = _Api(self.url, self.token())
