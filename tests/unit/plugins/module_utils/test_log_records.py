@@ -33,8 +33,8 @@ def test_novas_context_has_the_global_request_id_first_none_when_none_was_passed
     assert (record['level'], record['logger'], record['service']) == ('DEBUG', 'nova.api.openstack.wsgi', 'nova-api')
     assert record['request_id'] == 'req-a35bfb7b-6330-4c88-9d65-1f507921044c'
     assert record['global_request_id'] is None
-    assert (record['user_id'], record['project_id']) == ('72b83991e28f4ad7899edb062a5f58df',
-                                                          'e4c1e5be90884260a4a374b8cc650e13')
+    assert record['user_id'] == '72b83991e28f4ad7899edb062a5f58df'
+    assert record['project_id'] == 'e4c1e5be90884260a4a374b8cc650e13'
     assert record['message'].startswith("Action: 'create', calling method")
 
 
