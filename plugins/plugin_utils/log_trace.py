@@ -9,7 +9,7 @@ from datetime import datetime
 
 FOLLOW = ('request_id', 'global_request_id', 'instance')
 REQUESTLOG = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^"\s]+)[^"]*" status: (?P<status>\d+) len: (?P<length>\d+)'
-                        r'(?: microversion: (?P<microversion>\S+))? time: (?P<seconds>[\d.]+)')
+                        r'(?: microversion: (?P<microversion>\S+))?(?: time: (?P<seconds>[\d.]+))?')
 ACTION = re.compile(r"Action: '(?P<action>[^']+)'(?:, body: (?P<body>.*?))?(?: _process_stack .*)?$|"
                     r"Action: '(?P<action2>[^']+)', calling method")
 WSGI_REQUEST = re.compile(r'^(?:\S+ )?"?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD) (?P<url>\S+)')
@@ -127,7 +127,7 @@ def summary(timeline):
         if match and 'requestlog' in (record.get('logger') or ''):
             api.append(_brief(record, method=match.group('method'), path=match.group('path'),
                               status=int(match.group('status')), microversion=match.group('microversion'),
-                              seconds=float(match.group('seconds'))))
+                              seconds=float(match.group('seconds')) if match.group('seconds') else None))
             continue
         match = ACTION.search(head)
         if match and 'wsgi' in (record.get('logger') or ''):

@@ -52,8 +52,10 @@ def test_from_an_instance_uuid_the_chain_reaches_the_scheduler_only_through_the_
     assert run['hosts_in'] == 3 and run['filters'] == [dict(name='ComputeFilter', hosts=3),
                                                        dict(name='AggregateCoreFilter', hosts=1)]
     assert run['selected'] == ['cmp1'] and summary['selected_hosts'] == ['cmp1'] and summary['computes'] == ['cmp1']
-    assert [(call['method'], call['path'], call['status']) for call in summary['api']] == \
-        [('POST', '/v2.1/servers', 202)]
+    assert [(call['service'], call['method'], call['path'], call['status']) for call in summary['api']] == \
+        [('nova-api', 'POST', '/v2.1/servers', 202),
+         ('placement-api', 'GET', '/placement/allocation_candidates?resources=MEMORY_MB%3A512', 200)]
+    assert [call['seconds'] for call in summary['api']] == [0.31, None]
     assert [action['action'] for action in summary['actions']] == ['create']
     assert summary['not_reached'] == [] and summary['hosts'] == ['cmp1', 'ctl1', 'ctl2']
     assert [fault['service'] for fault in summary['faults']] == ['neutron-server']
