@@ -1,0 +1,224 @@
+#!/usr/bin/python
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r'''
+module: log_search
+short_description: Search the OpenStack logs of this host for request ids, instance UUIDs or patterns
+version_added: 0.1.0
+description:
+  - Finds the log files of the host it runs on, C(<root>/<project>/*.log) for every root in O(roots) and project in
+    O(projects) (kolla's C(/var/log/kolla/nova/), a package's C(/var/log/nova/)), rotated and gzipped ones too
+    (C(.log.1), C(.log.2.gz)), plus O(paths), and returns the records that contain one of O(terms) or match one of
+    O(patterns), parsed from oslo.log's formats (the current one with the global request id, and the older
+    C([req-<id> <user> <project> - - -])).
+  - "Each record: time (ISO 8601 with the zone of O(timezone)), host, service (from the file name), pid, level,
+    logger, request id, global request id, user, project, instance UUIDs (from C([instance: <uuid>]) and the
+    message), other UUIDs and request ids in the message, and the message with C(\\uXXXX) sequences decoded and
+    the lines of its traceback."
+  - With terms only, C(LC_ALL=C grep -F) (C(gzip -dc | grep) for C(.gz)) picks the lines first and only those
+    are parsed; with O(patterns), or without grep, Python reads the files line by line. Files are streamed.
+  - With O(since), files last written before it are skipped, and with O(until) files whose first record is after
+    it; records outside the window are dropped.
+  - Reads only. The playbook C(openstack_ops.runbooks.trace_request) runs it on every host and follows the chain.
+author:
+  - openstack_ops.runbooks maintainers (@openstack-ops)
+options:
+  terms:
+    description:
+      - Fixed strings (request ids, global request ids, instance UUIDs, any text) a record must contain, one of them.
+    type: list
+    elements: str
+    default: []
+  patterns:
+    description:
+      - Python regular expressions a record may match instead. They turn the grep pre-filter off.
+    type: list
+    elements: str
+    default: []
+  roots:
+    description:
+      - Directories holding one log directory per project.
+    type: list
+    elements: path
+    default: [/var/log/kolla, /var/log]
+  projects:
+    description:
+      - The project directories looked for under each root.
+    type: list
+    elements: str
+    default: [nova, neutron, keystone, placement, cinder, glance, horizon, haproxy, httpd, apache2]
+  paths:
+    description:
+      - Further files or globs to search.
+    type: list
+    elements: path
+    default: []
+  since:
+    description:
+      - The window's start, ISO 8601 (V(2026-12-03 13:20:00), V(2026-12-03T13:20:00+08:00)). A time without a zone is
+        in O(timezone).
+    type: str
+  until:
+    description:
+      - The window's end, as O(since).
+    type: str
+  timezone:
+    description:
+      - The zone the logs' times are written in, V(local) (this host's), V(UTC) or an offset such as V(+08:00).
+    type: str
+    default: local
+  host:
+    description:
+      - The host name put in every record. Defaults to this host's name.
+    type: str
+  max_records:
+    description:
+      - The most records returned; RV(truncated) says when more matched (they are counted in RV(matched)).
+    type: int
+    default: 2000
+  after_lines:
+    description:
+      - Lines read after each matching line, where a traceback or a multi-line message continues.
+    type: int
+    default: 100
+  use_grep:
+    description:
+      - Let C(grep) pre-filter the files when it is installed. V(false) reads every line in Python.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - openstack_ops.runbooks.attributes
+  - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
+  - openstack_ops.runbooks.attributes.INFO_MODULE
+  - openstack_ops.runbooks.attributes.PLATFORM
+seealso:
+  - name: oslo.log's format options
+    description: logging_context_format_string, logging_default_format_string, instance_format.
+    link: https://docs.openstack.org/oslo.log/latest/configuration/index.html
+'''
+
+EXAMPLES = r'''
+- name: Every line of a request on this host
+  openstack_ops.runbooks.log_search:
+    terms: [req-a35bfb7b-6330-4c88-9d65-1f507921044c]
+
+- name: An instance's records in a window, in UTC logs, from a copy of the logs
+  openstack_ops.runbooks.log_search:
+    terms: [c2963f0d-370c-43aa-8cee-0131760d6ef2]
+    roots: [/srv/collected/ctl1/var/log/kolla]
+    since: "2026-12-03 13:00:00"
+    until: "2026-12-03 14:00:00"
+    timezone: UTC
+
+- name: Every NoValidHost of the last day
+  openstack_ops.runbooks.log_search:
+    patterns: ['NoValidHost']
+    since: "{{ '%Y-%m-%d %H:%M:%S' | strftime(now(utc=true).timestamp() - 86400) }}"
+    timezone: UTC
+'''
+
+RETURN = r'''
+records:
+  description: The matching records, in the order of the files and their lines.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - time: "2026-12-03T13:22:07.309+00:00"
+      host: ctl1
+      service: nova-api
+      file: /var/log/kolla/nova/nova-api.log
+      pid: 15368
+      level: INFO
+      logger: nova.api.openstack.requestlog
+      request_id: req-a35bfb7b-6330-4c88-9d65-1f507921044c
+      global_request_id: null
+      user_id: 72b83991e28f4ad7899edb062a5f58df
+      project_id: e4c1e5be90884260a4a374b8cc650e13
+      instances: []
+      uuids: []
+      request_ids: []
+      message: '127.0.0.1 "POST /v2.1/servers" status: 202 len: 372 microversion: 2.95 time: 0.31'
+matched:
+  description: How many records matched, including those left out by O(max_records).
+  returned: always
+  type: int
+  sample: 12
+truncated:
+  description: Whether more records matched than O(max_records).
+  returned: always
+  type: bool
+  sample: false
+files:
+  description: Each file considered, with why it was skipped (C(null) when searched), how (C(grep) or C(python)),
+    its size, mtime, records found and seconds spent.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {path: /var/log/kolla/nova/nova-api.log.2.gz, service: nova-api, records: 3, method: grep, skipped: null,
+       size: 20480, mtime: 1796303000.0, seconds: 0.004}
+host:
+  description: The host name put in the records.
+  returned: always
+  type: str
+  sample: ctl1
+'''
+
+import platform
+import re
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_records
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_search
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+
+
+class LogSearch(OpsModule):
+    argument_spec = dict(
+        terms=dict(type='list', elements='str', default=[]),
+        patterns=dict(type='list', elements='str', default=[]),
+        roots=dict(type='list', elements='path', default=list(log_search.ROOTS)),
+        projects=dict(type='list', elements='str', default=list(log_search.PROJECTS)),
+        paths=dict(type='list', elements='path', default=[]),
+        since=dict(type='str'),
+        until=dict(type='str'),
+        timezone=dict(type='str', default='local'),
+        host=dict(type='str'),
+        max_records=dict(type='int', default=2000),
+        after_lines=dict(type='int', default=100),
+        use_grep=dict(type='bool', default=True),
+    )
+    module_kwargs = dict(supports_check_mode=True)
+    option_minimums = dict(max_records=0, after_lines=0)
+
+    def run(self):
+        params = self.params
+        terms = [term for term in params['terms'] if term.strip()]
+        if not terms and not params['patterns']:
+            raise OpsError('give terms or patterns to search for')
+        try:
+            tz = log_records.log_timezone(params['timezone'])
+            since, until = log_records.parse_time(params['since'], tz), log_records.parse_time(params['until'], tz)
+        except ValueError as error:
+            raise OpsError(f'timezone, since or until: {error}') from error
+        for pattern in params['patterns']:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise OpsError(f'patterns: {pattern!r} is not a regular expression: {error}') from error
+        files = log_search.find_files(params['roots'], params['projects'], params['paths'])
+        search = log_search.Search(params['host'] or platform.node(), terms, params['patterns'], since, until, tz,
+                                   params['max_records'], params['after_lines'], params['use_grep']).run(files)
+        return dict(changed=False, host=search.host, records=search.records, matched=search.matched,
+                    truncated=search.matched > len(search.records), files=search.files)
+
+
+def main():
+    LogSearch()()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,117 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The trace on the controller: rounds over several hosts' records, merged into one timeline, and its summary.
+The last test runs playbooks/trace_request.yml itself against four per-host log trees."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_records, log_search
+from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import log_trace
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
+import log_trees  # noqa: E402  pylint: disable=wrong-import-position
+
+UTC = log_records.log_timezone('UTC')
+
+
+@pytest.fixture(scope='module')
+def roots(tmp_path_factory):
+    return log_trees.tree(str(tmp_path_factory.mktemp('logs')))
+
+
+def round_of(roots, terms):
+    """What every host's log_search returns for terms: one list of records per host."""
+    return [log_search.Search(host, terms, [], None, None, UTC, 1000, 100).run(
+        log_search.find_files([root], log_search.PROJECTS, [])).records for host, root in roots.items()]
+
+
+def trace(roots, start, max_rounds=5):
+    batches, searched, terms, rounds = [], [], list(start), 0
+    while terms and rounds < max_rounds:
+        batches += round_of(roots, terms)
+        searched += terms
+        rounds += 1
+        terms = log_trace.next_terms([record for batch in batches for record in batch], searched)
+    return log_trace.report(batches, start, searched, rounds)
+
+
+def test_from_an_instance_uuid_the_chain_reaches_the_scheduler_only_through_the_global_request_id(roots):
+    report = trace(roots, [log_trees.INSTANCE])
+    assert report['complete'] is True and report['rounds'] == 3
+    assert report['searched'][:2] == [log_trees.INSTANCE, log_trees.API_REQ]
+    assert set(report['searched']) >= {log_trees.SCHED_REQ, log_trees.COMPUTE_REQ, log_trees.NEUTRON_REQ}
+    summary = report['summary']
+    [run] = summary['scheduling']
+    assert run['host'] == 'ctl2' and run['request_id'] == log_trees.SCHED_REQ
+    assert run['hosts_in'] == 3 and run['filters'] == [dict(name='ComputeFilter', hosts=3),
+                                                       dict(name='AggregateCoreFilter', hosts=1)]
+    assert run['selected'] == ['cmp1'] and summary['selected_hosts'] == ['cmp1'] and summary['computes'] == ['cmp1']
+    assert [(call['service'], call['method'], call['path'], call['status']) for call in summary['api']] == \
+        [('nova-api', 'POST', '/v2.1/servers', 202),
+         ('placement-api', 'GET', '/placement/allocation_candidates?resources=MEMORY_MB%3A512', 200)]
+    assert [call['seconds'] for call in summary['api']] == [0.31, None]
+    assert [action['action'] for action in summary['actions']] == ['create']
+    assert summary['not_reached'] == [] and summary['hosts'] == ['cmp1', 'ctl1', 'ctl2']
+    assert [fault['service'] for fault in summary['faults']] == ['neutron-server']
+    times = [log_trace.epoch(record) for record in report['timeline']]
+    assert times == sorted(times) and [r['host'] for r in report['timeline'][:5]] == ['ctl1'] * 4 + ['ctl2']
+    assert report['text'][0].startswith('2026-12-03T13:22:05.966+00:00 ctl1 nova-api DEBUG [req-a35bfb7b')
+
+
+def test_without_following_global_ids_the_older_scheduler_lines_stay_out(roots):
+    batches = round_of(roots, [log_trees.INSTANCE])
+    found = log_trace.next_terms([r for batch in batches for r in batch], [log_trees.INSTANCE], follow=('instance',))
+    assert found == []
+    report = log_trace.report(batches, [log_trees.INSTANCE], [log_trees.INSTANCE], 1, follow=('instance',))
+    assert report['summary']['scheduling'] == [] and report['summary']['selected_hosts'] == []
+
+
+def test_a_novalidhost_trace_names_the_decoded_fault_and_the_services_never_reached(roots):
+    report = trace(roots, [log_trees.FAILED])
+    faults = report['summary']['faults']
+    assert [fault['service'] for fault in faults] == ['nova-conductor', 'nova-conductor']
+    assert all(log_trees.DECODED in fault['message'] for fault in faults)
+    assert report['summary']['not_reached'] == ['nova-api', 'nova-scheduler', 'nova-compute', 'placement-api']
+
+
+def test_merge_drops_records_found_twice_and_the_filter_that_emptied_the_hosts():
+    record = dict(host='ctl2', file='f', time='2026-12-03T13:00:00.000+08:00', pid=1, logger='nova.filters',
+                  service='nova-scheduler', request_id='req-1', message='Filter RamFilter returned 0 host(s)')
+    earlier = dict(record, host='ctl1', time='2026-12-03T06:00:00.000+00:00', message='Starting with 2 host(s)')
+    timeline = log_trace.merge([record], [record, earlier])
+    assert [r['host'] for r in timeline] == ['ctl2', 'ctl1']     # 05:00 UTC before 06:00 UTC
+    runs = log_trace.summary(timeline)['scheduling']
+    assert [run['emptied_by'] for run in runs] == ['RamFilter', None]
+
+
+def test_the_playbook_traces_across_four_hosts_pointed_at_directories(roots, tmp_path):
+    collections = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(log_trace.__file__))))
+    collections = os.path.dirname(os.path.dirname(os.path.dirname(collections)))
+    inventory = tmp_path / 'hosts.ini'
+    inventory.write_text(''.join(
+        f"{host} ansible_connection=local ansible_python_interpreter={sys.executable} "
+        f"log_search_roots=\"['{root}']\"\n" for host, root in roots.items()))
+    report_path = tmp_path / 'trace.json'
+    playbook = os.path.join(collections, 'ansible_collections', 'openstack_ops', 'runbooks', 'playbooks',
+                            'trace_request.yml')
+    bin_dir = os.path.dirname(sys.executable)
+    run = subprocess.run(
+        [os.path.join(bin_dir, 'ansible-playbook'), '-i', str(inventory), playbook, '-e',
+         json.dumps(dict(trace_request_terms=log_trees.INSTANCE, trace_request_timezone='UTC',
+                         trace_request_report_path=str(report_path)))],
+        env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections, ANSIBLE_LOCAL_TEMP=str(tmp_path / 'tmp'),
+                 ANSIBLE_HOME=str(tmp_path / 'home')),
+        capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(report_path.read_text())
+    assert report['rounds'] == 3 and report['complete'] is True and report['hosts_not_searched'] == []
+    assert report['summary']['selected_hosts'] == ['cmp1'] and report['summary']['computes'] == ['cmp1']
+    assert sorted(report['files']) == ['cmp1', 'cmp2', 'ctl1', 'ctl2']
+    assert (tmp_path / 'trace.txt').read_text().splitlines() == report['text']
+    assert 'Scheduler ctl2 [req-7a578ff5' in run.stdout and 'Selected hosts: cmp1' in run.stdout
