@@ -129,3 +129,14 @@ def test_purge_plan_from_the_purge_modules_check_mode_queues():
     queues = [dict(vhost='/', name='conductor', messages=46, purged=40, consumers=3),
               dict(vhost='/', name='compute.cmp1', messages=12, purged=10, consumers=1)]
     assert conductor_purge_plan(queues) == dict(queues=2, messages=56, ready=50, held_by_conductors=6)
+
+
+def test_a_nothing_to_recover_report_renders_as_a_good_verdict():
+    from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import report_html
+    from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.plugin_utils import report_samples
+    report = report_samples.conductor_recovery()
+    report.update(result='nothing to recover', steps=report['steps'][:1], conductors={}, purge={},
+                  evidence=conductor_evidence(_pings(), _healthy_queues(), _logs(), PATTERNS))
+    page = report_html.render(report, 'conductor_recovery')
+    assert 'nothing to recover' in page
+    assert 'data-level="ok"' in page
