@@ -1,0 +1,49 @@
+"""trace_request.yml on logs real services wrote: a cold migration followed from an instance UUID across every host.
+
+Seeds 000 and 001 grepped API node after API node, then the scheduler's log, where the request id differs and
+only the global request id ties it back. Here each lab host's kolla log directory is one inventory host.
+"""
+import json
+
+from tests.integration.ansible_runner import run_playbook
+from tests.lab.cloud import API_HOST, CLOUD_CELLS, COMPUTES
+from tests.lab.config import REPO_ROOT
+
+HOSTS = (API_HOST, *sorted({cell["conductor"] for cell in CLOUD_CELLS.values()} - {API_HOST}), *COMPUTES)
+
+
+def test_a_cold_migration_is_traced_from_its_instance_across_api_scheduler_conductor_and_both_computes(
+        cloud, tmp_path):
+    server = cloud.boot("traced", "m1.tiny", host="cmp1")
+    assert cloud.wait([server])[server]["status"] == "ACTIVE"
+    cloud.admin("POST", f"/servers/{server}/action", {"migrate": None})
+    moved = cloud.wait([server], statuses=("VERIFY_RESIZE",), timeout=180)[server]
+    assert moved["status"] == "VERIFY_RESIZE"
+    destination = moved["OS-EXT-SRV-ATTR:host"]
+
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("".join(
+        f"{host} ansible_connection=local log_search_roots=\"['{cloud.lab.cfg.path('hosts', host, 'var', 'log', 'kolla')}']\"\n"
+        for host in HOSTS))
+    report_path = tmp_path / "trace.json"
+    rc, _out = run_playbook(REPO_ROOT / "playbooks" / "trace_request.yml", dict(
+        trace_request_terms=server, trace_request_report_path=str(report_path)), inventory=str(inventory))
+    assert rc == 0
+    report = json.loads(report_path.read_text())
+    summary = report["summary"]
+
+    post = next(call for call in summary["api"]
+                if call["method"] == "POST" and call["path"] == f"/v2.1/servers/{server}/action")
+    assert post["status"] == 202
+    assert {"cmp1", destination} <= set(summary["computes"])
+    assert destination in summary["selected_hosts"]
+    migration = next(run for run in summary["scheduling"] if destination in run["selected"])
+    assert migration["filters"] and migration["filters"][-1]["hosts"] >= 1
+    # nova 34 passes the API's request context down RPC: the scheduler's run carries the API call's request id
+    # (the seed's 2016 nova gave the scheduler a request id of its own, tied back only by the global request id)
+    assert post["request_id"] in (migration["request_id"], migration["global_request_id"])
+    reached = {service.split("/", 1)[1] for service in summary["services"]}
+    assert {"nova-api", "nova-scheduler", "nova-super-conductor", "nova-compute"} <= reached, reached
+    assert {"cmp1", destination, API_HOST} <= set(summary["hosts"])
+    times = [record["time"] for record in report["timeline"]]
+    assert times == sorted(times)
