@@ -39,7 +39,6 @@ EXAMPLES = r'''
 - name: The ids of the next round
   ansible.builtin.set_fact:
     next_terms: "{{ records | openstack_ops.runbooks.log_trace_terms(searched=searched) }}"
-
 '''
 
 RETURN = r'''
