@@ -6,6 +6,7 @@ runs the ones that need only local tools (haproxy, the venv's nova), with no ser
 import pytest
 
 from tests.lab import Lab, NovaSeed, PlacementSeed
+from tests.lab.lab import session
 from tests.lab import process
 from tests.lab.config import CONTROLLERS
 
@@ -22,17 +23,8 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(scope="session")
 def lab():
-    lab = Lab()
-    owned = not lab.is_up()
-    if owned:
-        lab.up()
-    yield lab
-    if owned:
-        pids = dict(lab.pids)
-        lab.down()
-        alive = [name for name, pid in pids.items() if process.alive(pid)]
-        listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
-        assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
+    with session(Lab()) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -1,13 +1,12 @@
 """A bare virtualenv made only from requirements.txt (plus ansible-core, which runs the modules) imports every
 module of the collection and every library they import, lazily imported ones included: what a user who follows the
 README's Install section, or ansible-builder, gets. Needs PyPI (pip's cache makes it ~20 s); no service."""
-import ast
 import json
 import subprocess
-import sys
 import venv
 
 from tests.lab.config import REPO_ROOT
+from tests.unit.test_dependency_files import third_party_imports   # the same scan of the plugins' imports
 
 COLLECTIONS = REPO_ROOT / ".build" / "collections"
 IMPORT_ALL = """
@@ -33,17 +32,6 @@ print(json.dumps({'failed': failed, 'import_errors': errors}))
 """
 
 
-def third_party_imports():
-    names = set()
-    for path in (REPO_ROOT / "plugins").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                names.update(alias.name.split(".")[0] for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
-    return sorted(n for n in names if n not in sys.stdlib_module_names and n not in ("ansible", "ansible_collections", "__future__"))
-
-
 def test_bare_venv_from_requirements_imports_every_module(tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
@@ -54,7 +42,7 @@ def test_bare_venv_from_requirements_imports_every_module(tmp_path):
                    check=True, timeout=900)
     root = COLLECTIONS / "ansible_collections" / "openstack_ops" / "runbooks"
     assert (root / "galaxy.yml").exists(), "run tests/bootstrap.sh first (it links .build/collections)"
-    libraries = third_party_imports()
+    libraries = sorted(third_party_imports())
     assert {"openstack", "pymysql", "oslo_messaging", "kombu"} <= set(libraries)
     done = subprocess.run([str(python), "-c", IMPORT_ALL, str(root), json.dumps(libraries)], cwd=tmp_path,
                           env={"PYTHONPATH": str(COLLECTIONS), "PATH": "/usr/bin:/bin"},

@@ -19,7 +19,7 @@ from . import process
 from .config import LabConfig
 from .glance import Glance
 from .keystone import ADMIN, MEMBER, REGION, Keystone
-from .lab import Lab, check_tools
+from .lab import Lab
 from .mariadb import MariaDB
 from .neutron import Neutron
 from .nova import Nova
@@ -262,26 +262,11 @@ class CloudLab(Lab):
         return dict(os.environ, OS_NOVA_CONFIG_DIR=str(self.nova_dir))
 
     # --- start ----------------------------------------------------------------------------------------------
-    def up(self, log=print):
-        if self.is_up():
-            log(f"cloud lab already up in {self.cfg.state_dir}")
-            return False
-        if any(process.alive(pid) for pid in self.pids.values()):
-            raise process.LabError(f"the cloud lab in {self.cfg.state_dir} is half-started: not running: "
-                                   f"{', '.join(self.dead())}. Run `make lab-down PROFILE=cloud`, then up again.")
-        check_tools()
-        self._wipe()
-        process.require_free(self.cfg.ports)
-        self.cfg.path("logs").mkdir(parents=True)
-        started = time.monotonic()
-        try:
-            self._start_all(log)
-        except BaseException:
-            log("cloud lab start failed; stopping what was started")
-            self.down(log=lambda _msg: None, keep_logs=True)
-            raise
-        log(f"cloud lab up in {time.monotonic() - started:.0f}s: {self.cfg.state_dir}")
-        return True
+    label = "cloud lab"
+    restart_hint = "`make lab-down PROFILE=cloud`, then `make lab-up PROFILE=cloud`"
+
+    def _revive(self, log):
+        """A cloud lab with a dead process is not up (is_up counts every process), so nothing to revive."""
 
     def _start_all(self, log):
         env = dict(os.environ)
@@ -340,9 +325,8 @@ class CloudLab(Lab):
         manage("db", "sync", "--local_cell")   # cell0, the [database] of the API-level services
 
     def nova_manage(self, *args, conf=None):
-        runner = Nova(self.cfg)   # the light lab's runner of nova-manage, pointed at this lab's files
-        runner.conf = self.nova_dir / "nova.conf"
-        return runner.manage(*args, extra_conf=self.nova_dir / conf if conf else None)
+        return Nova(self.cfg).manage(*args, conf=self.nova_dir / "nova.conf",
+                                     extra_conf=self.nova_dir / conf if conf else None)
 
     def _host_conf(self, host, service):
         state = self.cfg.path("hosts", host, "var", "lib", "nova")

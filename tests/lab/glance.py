@@ -1,8 +1,6 @@
 """Glance (PyPI glance) with the file store, behind keystonemiddleware, under gunicorn, for the cloud profile."""
 import json
 import shutil
-import subprocess
-import urllib.error
 import urllib.request
 
 from . import process
@@ -65,10 +63,7 @@ class Glance:
         shutil.copy(self.cfg.venv_bin.parent / "etc" / "glance" / "glance-api-paste.ini", self.dir)
         (self.dir / "glance-api.conf").write_text(GLANCE_CONF.format(
             log=self.log, connection=self.cfg.db_url("glance", user="glance"), dir=self.dir, authtoken=authtoken))
-        result = subprocess.run([self.cfg.bin("glance-manage"), "--config-file", str(self.dir / "glance-api.conf"),
-                                 "db_sync"], capture_output=True, text=True, check=False)
-        if result.returncode:
-            raise process.LabError(f"glance-manage db_sync failed:\n{result.stderr[-3000:]}")
+        process.run_tool([self.cfg.bin("glance-manage"), "--config-file", self.dir / "glance-api.conf", "db_sync"])
 
     def start(self, env, record):
         """Start the service, record its PID at once (so a failed start is still stopped), wait for it."""
@@ -81,11 +76,7 @@ class Glance:
         process.wait_until(self.answers, 90, "Glance", pid=pid, log_path=out)
 
     def answers(self):
-        try:
-            with urllib.request.urlopen(f"{self.url}/versions", timeout=5) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return process.answers(f"{self.url}/versions")
 
     def upload(self, token):
         """Create the lab's public image and upload its bytes; returns the image id."""

@@ -1,7 +1,5 @@
 """Keystone (PyPI keystone) with fernet tokens in the lab's MariaDB, under gunicorn, for the cloud profile."""
 import json
-import subprocess
-import urllib.error
 import urllib.request
 
 from . import process
@@ -63,10 +61,7 @@ class Keystone:
                     "--bootstrap-internal-url", self.url, "--bootstrap-region-id", REGION)
 
     def manage(self, *args):
-        result = subprocess.run([self.cfg.bin("keystone-manage"), "--config-file", str(self.conf), *args],
-                                capture_output=True, text=True, check=False)
-        if result.returncode:
-            raise process.LabError(f"keystone-manage {args[0]} failed:\n{result.stderr[-3000:]}")
+        process.run_tool([self.cfg.bin("keystone-manage"), "--config-file", self.conf, *args])
 
     def start(self, env, record):
         """Start the service, record its PID at once (so a failed start is still stopped), wait for it."""
@@ -77,11 +72,7 @@ class Keystone:
         process.wait_until(self.answers, 60, "Keystone", pid=pid, log_path=out)
 
     def answers(self):
-        try:
-            with urllib.request.urlopen(self.url, timeout=5) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return process.answers(self.url)
 
     # --- the cloud's identity data, through keystone's own API ----------------------------------------------
     def token(self, user=ADMIN, project="admin"):

@@ -1,4 +1,5 @@
 """The service lab: start, inspect, reset and stop every real service, tracked by PID."""
+import contextlib
 import json
 import shutil
 import time
@@ -19,6 +20,22 @@ REQUIRED_TOOLS = {
     "/usr/lib/rabbitmq/bin/rabbitmq-server": "rabbitmq-server",
     "epmd": "erlang-base",
 }
+
+
+@contextlib.contextmanager
+def session(lab):
+    """A lab for one test session: started unless it is already up (`make lab-up`), and then stopped by the
+    session that started it, with no process or port left behind."""
+    owned = not lab.is_up()
+    if owned:
+        lab.up()
+    yield lab
+    if owned:
+        pids = dict(lab.pids)
+        lab.down()
+        alive = [name for name, pid in pids.items() if process.alive(pid)]
+        listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
+        assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
 
 
 class Lab:
@@ -56,20 +73,19 @@ class Lab:
         return bool(self.pids) and not self.dead(conductors=False) and self.baseline.exists()
 
     # --- up / down -----------------------------------------------------------
+    label = "lab"
+    restart_hint = "`make lab-down`, then `make lab-up`"
+
     def up(self, log=print):
         """Start everything; a lab that is already fully up is left as it is."""
         if self.is_up():
-            for host in CONTROLLERS:
-                if f"nova-conductor-{host}" in self.dead():
-                    log(f"restarting nova-conductor on {host}")
-                    self.start_conductor(host)
-            log(f"lab already up in {self.cfg.state_dir}")
+            self._revive(log)
+            log(f"{self.label} already up in {self.cfg.state_dir}")
             return False
         if any(process.alive(pid) for pid in self.pids.values()):
             raise process.LabError(
-                f"the lab in {self.cfg.state_dir} is half-started: not running: "
-                f"{', '.join(self.dead()) or 'baseline dump missing'}. "
-                "Run `make lab-down`, then `make lab-up`.")
+                f"the {self.label} in {self.cfg.state_dir} is half-started: not running: "
+                f"{', '.join(self.dead()) or 'baseline dump missing'}. Run {self.restart_hint}.")
         check_tools()
         self._wipe()
         process.require_free(self.cfg.ports)
@@ -78,11 +94,18 @@ class Lab:
         try:
             self._start_all(log)
         except BaseException:
-            log("lab start failed; stopping what was started")
+            log(f"{self.label} start failed; stopping what was started")
             self.down(log=lambda _msg: None, keep_logs=True)
             raise
-        log(f"lab up in {time.monotonic() - started:.0f}s: {self.cfg.state_dir}")
+        log(f"{self.label} up in {time.monotonic() - started:.0f}s: {self.cfg.state_dir}")
         return True
+
+    def _revive(self, log):
+        """Restart the conductors a test stopped on purpose."""
+        for host in CONTROLLERS:
+            if f"nova-conductor-{host}" in self.dead():
+                log(f"restarting nova-conductor on {host}")
+                self.start_conductor(host)
 
     def _start_all(self, log):
         log("starting MariaDB")

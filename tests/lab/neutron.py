@@ -4,9 +4,6 @@ nova-api and nova-compute ask Neutron about every server even when it was booted
 security groups in `server show`, the ports to release on delete and migrate), so the cloud needs a real network
 API; no agent runs and no network is created.
 """
-import subprocess
-import urllib.error
-import urllib.request
 
 from . import process
 
@@ -57,10 +54,7 @@ class Neutron:
             log=self.log, paste=self.cfg.venv_bin.parent / "etc" / "neutron" / "api-paste.ini",
             transport_url=self.cfg.transport_url(), connection=self.cfg.db_url("neutron", user="neutron"),
             dir=self.dir, authtoken=authtoken))
-        result = subprocess.run([self.cfg.bin("neutron-db-manage"), "--config-file", str(self.conf),
-                                 "upgrade", "heads"], capture_output=True, text=True, check=False)
-        if result.returncode:
-            raise process.LabError(f"neutron-db-manage upgrade heads failed:\n{result.stderr[-3000:]}")
+        process.run_tool([self.cfg.bin("neutron-db-manage"), "--config-file", self.conf, "upgrade", "heads"])
 
     def start(self, env, record, token):
         """Start the API, record its PID at once (so a failed start is still stopped), wait for it.
@@ -77,9 +71,4 @@ class Neutron:
         process.wait_until(lambda: self.answers(token()), 90, "Neutron", pid=pid, log_path=out)
 
     def answers(self, token):
-        request = urllib.request.Request(f"{self.url}/v2.0/networks", headers={"X-Auth-Token": token})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return response.status == 200
-        except (urllib.error.URLError, OSError):
-            return False
+        return process.answers(f"{self.url}/v2.0/networks", headers={"X-Auth-Token": token})

@@ -1,6 +1,5 @@
 """Nova's databases made by the real nova-manage, and real nova-conductor processes."""
 import os
-import subprocess
 
 from . import process
 from .config import CELL_VHOSTS, CONTROLLERS
@@ -82,16 +81,12 @@ class Nova:
         cell2_conf.write_text(f"[database]\nconnection = {self.cfg.db_url('nova_cell2')}\n")
         self.manage("db", "sync", "--local_cell", extra_conf=cell2_conf)
 
-    def manage(self, *args, extra_conf=None):
-        argv = [self.cfg.bin("nova-manage"), "--config-file", str(self.conf)]
+    def manage(self, *args, extra_conf=None, conf=None):
+        """nova-manage with this lab's nova.conf (or conf, another lab's), then extra_conf if given."""
+        argv = [self.cfg.bin("nova-manage"), "--config-file", conf or self.conf]
         if extra_conf:
-            argv += ["--config-file", str(extra_conf)]
-        result = subprocess.run([*argv, *args], capture_output=True, text=True,
-                                env=self.env, check=False)
-        if result.returncode:
-            raise process.LabError(
-                f"nova-manage {' '.join(args)} failed (rc {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
-        return result.stdout
+            argv += ["--config-file", extra_conf]
+        return process.run_tool([*argv, *args], env=self.env)
 
     def start_conductor(self, host):
         log = self.cfg.path("logs", f"nova-conductor-{host}.out")

@@ -1,7 +1,6 @@
 """The real OpenStack Placement service (PyPI openstack-placement) under gunicorn, noauth2."""
 import json
 import os
-import subprocess
 import urllib.error
 import urllib.request
 
@@ -54,11 +53,7 @@ class Placement:
         self.sync()
 
     def sync(self):
-        result = subprocess.run(
-            [self.cfg.bin("placement-manage"), "--config-file", str(self.dir / "placement.conf"),
-             "db", "sync"], capture_output=True, text=True, check=False)
-        if result.returncode:
-            raise process.LabError(f"placement-manage db sync failed:\n{result.stderr[-3000:]}")
+        process.run_tool([self.cfg.bin("placement-manage"), "--config-file", self.dir / "placement.conf", "db", "sync"])
 
     def start(self):
         pid = process.spawn(

@@ -4,6 +4,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 
 
 class LabError(Exception):
@@ -64,6 +66,27 @@ def spawn_gunicorn(venv_bin, app, port, directory, log_path, env, workers=1, thr
                 "timeout": 120, "control_socket_disable": True}
     (directory / "gunicorn.conf.py").write_text("".join(f"{key} = {value!r}\n" for key, value in settings.items()))
     return spawn([str(venv_bin / "gunicorn")], log_path, env=env, cwd=directory)
+
+
+def run_tool(argv, env=None):
+    """Run a setup command (db sync, bootstrap, nova-manage) to its end; returns its stdout.
+
+    LabError names the command and shows the tail of its output when it fails.
+    """
+    argv = [str(arg) for arg in argv]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    if result.returncode:
+        raise LabError(f"{' '.join(argv)} failed (rc {result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-3000:]}")
+    return result.stdout
+
+
+def answers(url, headers=None):
+    """The service behind url answers 200 (what each service's readiness wait polls)."""
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def wait_until(check, timeout, what, pid=None, log_path=None):

@@ -11,23 +11,15 @@ import pytest
 
 from tests.lab import process
 from tests.lab.cloud import CloudLab
+from tests.lab.lab import session
 from tests.lab.config import DB_USERS
 from tests.lab.keystone import MEMBER
 
 
 @pytest.fixture(scope="session")
 def cloud_lab():
-    lab = CloudLab()
-    owned = not lab.is_up()
-    if owned:
-        lab.up()
-    yield lab
-    if owned:
-        pids = dict(lab.pids)
-        lab.down()
-        alive = [name for name, pid in pids.items() if process.alive(pid)]
-        listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
-        assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
+    with session(CloudLab()) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -163,21 +163,27 @@ def test_a_restore_retries_a_conflict_and_skips_a_consumer_already_back():
     assert [consumer for consumer, _body in client.puts] == ['a', 'a', 'b']
 
 
+def clean_the_orphan(placement, tmp_path):
+    """Clean consumer b, an orphan on cn1; returns (the microversions of the writes, the body written)."""
+    calls = []
+    put = placement.put
+    placement.put = lambda path, body, microversion: calls.append(microversion) or put(path, body, microversion)
+    audit = audit_of(placement, {'b': {'cn1': 'orphan'}})
+    placement_clean.Cleaner(placement, CLEANABLE, lambda c, a: {}, str(tmp_path)).apply(
+        placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, CLEANABLE)))
+    [(_consumer, body)] = placement.puts
+    return calls, body
+
+
 @pytest.mark.parametrize('max_version, consumer_type', [('1.39', 'INSTANCE'), ('1.38', 'INSTANCE'), ('1.36', None),
                                                         ('1.28', None)])
 def test_writes_use_the_negotiated_microversion_and_send_consumer_type_only_where_it_exists(
         tmp_path, max_version, consumer_type):
     placement = FakePlacement({'b': allocation(cn1={'VCPU': 2})})
     placement.max_version = max_version
-    calls = []
-    put = placement.put
-    placement.put = lambda path, body, microversion: calls.append(microversion) or put(path, body, microversion)
-    audit = audit_of(placement, {'b': {'cn1': 'orphan'}})
 
-    placement_clean.Cleaner(placement, CLEANABLE, lambda c, a: {}, str(tmp_path)).apply(
-        placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, CLEANABLE)))
+    calls, body = clean_the_orphan(placement, tmp_path)
 
-    [(_consumer, body)] = placement.puts
     assert calls == [min('1.38', max_version)]
     assert body.get('consumer_type') == consumer_type and body['consumer_generation'] == 1
 
@@ -187,15 +193,9 @@ def test_an_untyped_consumer_is_written_without_a_type_at_the_last_microversion_
     # What Nova's scheduler leaves: it claims below 1.38, and Placement reads such a consumer back as 'unknown',
     # which a write at 1.38 refuses (HTTP 400, seen on the cloud lab).
     placement = FakePlacement({'b': dict(allocation(cn1={'VCPU': 2}), consumer_type=consumer_type)})
-    calls = []
-    put = placement.put
-    placement.put = lambda path, body, microversion: calls.append(microversion) or put(path, body, microversion)
-    audit = audit_of(placement, {'b': {'cn1': 'orphan'}})
 
-    placement_clean.Cleaner(placement, CLEANABLE, lambda c, a: {}, str(tmp_path)).apply(
-        placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, CLEANABLE)))
+    calls, body = clean_the_orphan(placement, tmp_path)
 
-    [(_consumer, body)] = placement.puts
     assert calls == ['1.37'] and 'consumer_type' not in body and body['consumer_generation'] == 1
 
 
