@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
-KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery')
+KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace')
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
@@ -65,6 +65,8 @@ details{margin:2px 0}summary{cursor:pointer}
 svg.timeline text{font-size:12px;fill:#1f2328}svg.timeline .axis{stroke:var(--muted)}
 svg.timeline rect.step{fill:#2da44e}svg.timeline rect.step.bad{fill:var(--bad)}
 svg.timeline rect.step.planned{fill:#8c959f}svg.timeline line.fail{stroke:var(--bad);stroke-dasharray:4 3}
+svg.lanes line.lane{stroke:#eaeef2}svg.lanes rect.mark{fill:var(--info)}svg.lanes rect.mark.warn{fill:var(--warn)}
+svg.lanes rect.mark.bad{fill:var(--bad)}.warntext{color:var(--warn)}
 .more{color:var(--muted);font-style:italic}
 @media print{header{background:none}details{display:block}}
 """
@@ -131,7 +133,7 @@ def render(report, kind, cloud=None, title=None, generated=None, check_mode=None
         raise TypeError(f'the report must be a dict, not {type(report).__name__}')
     report = mask(report)
     renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
-                    cells=_cells, conductor_recovery=_conductor_recovery)[kind]
+                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace)[kind]
     try:
         page = renderer(report)
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -696,3 +698,132 @@ def _conductor_recovery(report):
                if isinstance(failure, dict) else ''))
     return dict(title='nova-conductor recovery', verdict=verdict, level=level, body=body, time=report.get('ended'),
                 run=lambda cm: 'check mode: nothing was changed (the plan)' if cm else 'real run')
+
+
+# ---------------------------------------------------------------- request trace
+
+LIST_RECORDS = 500       # timeline rows shown; the JSON and .txt reports have them all
+LANE_POINTS = 5000       # records drawn in the swimlanes
+LEVEL_CLASS = dict(ERROR='bad', CRITICAL='bad', WARNING='warn')
+
+
+def _swimlanes(timeline):
+    """One lane per host/service on a common time axis, a mark per record (errors red, warnings amber)."""
+    points = [(parse_time(r.get('time')), f"{r.get('host')}/{r.get('service')}", r) for r in timeline[:LANE_POINTS]]
+    points = [p for p in points if p[0]]
+    if not points:
+        return '<p class="muted">No record has a time to draw.</p>'
+    lanes = list(dict.fromkeys(lane for _t, lane, _r in points))
+    start, end = points[0][0], max(t for t, _lane, _r in points)
+    total = max((end - start).total_seconds(), 0.001)
+    label_w, plot_w, row_h = 300, 560, 22
+    axis_y = 10 + len(lanes) * row_h + 4
+    counts = {lane: 0 for lane in lanes}
+    marks = []
+    for when, lane, record in points:
+        counts[lane] += 1
+        x = label_w + (when - start).total_seconds() / total * plot_w
+        y = 10 + lanes.index(lane) * row_h
+        head = (record.get('message') or '').split('\n', 1)[0][:300]
+        marks.append(f'<rect class="mark {LEVEL_CLASS.get(record.get("level"), "")}" x="{x:.1f}" y="{y + 3}" '
+                     f'width="3" height="16"><title>{e(record.get("time"))} {e(record.get("level"))} '
+                     f'{e(head)}</title></rect>')
+    labels = ''.join(f'<g class="lane" data-lane="{e(lane)}" data-records="{counts[lane]}">'
+                     f'<line class="lane" x1="{label_w}" x2="{label_w + plot_w}" y1="{10 + i * row_h + 11}" '
+                     f'y2="{10 + i * row_h + 11}"/><text x="0" y="{10 + i * row_h + 15}">{e(lane[:42])} '
+                     f'({counts[lane]})</text></g>' for i, lane in enumerate(lanes))
+    ticks = ''.join(f'<line class="axis" x1="{label_w + plot_w * i / 5:.1f}" x2="{label_w + plot_w * i / 5:.1f}" '
+                    f'y1="{axis_y}" y2="{axis_y + 5}"/><text x="{label_w + plot_w * i / 5 - 10:.1f}" '
+                    f'y="{axis_y + 18}">{total * i / 5:.1f} s</text>' for i in range(6))
+    height = axis_y + 26
+    more = (f'<p class="more">The first {LANE_POINTS} of {len(timeline)} records are drawn.</p>'
+            if len(timeline) > LANE_POINTS else '')
+    return (f'<svg class="timeline lanes" id="swimlanes" width="{label_w + plot_w + 60}" height="{height}" '
+            f'viewBox="0 0 {label_w + plot_w + 60} {height}" role="img">'
+            f'<line class="axis" x1="{label_w}" x2="{label_w + plot_w}" y1="{axis_y}" y2="{axis_y}"/>'
+            f'{labels}{"".join(marks)}{ticks}</svg>'
+            f'<p class="muted">0 s = {e(start.isoformat())}; hover a mark for its line.</p>{more}')
+
+
+def _funnel(run):
+    """A scheduler run as a funnel: the hosts it started with, then what each filter left."""
+    steps = ([('hosts in', run.get('hosts_in'))] if run.get('hosts_in') is not None else []) + [
+        (f.get('name'), f.get('hosts')) for f in run.get('filters') or []]
+    widest = max([number(count) for _name, count in steps] + [1])
+    rows = []
+    for i, (name, count) in enumerate(steps):
+        width = max(number(count) / widest * 360, 2)
+        rows.append(f'<g class="filter" data-filter="{e(name)}" data-hosts="{e(count)}">'
+                    f'<text x="0" y="{i * 20 + 14}">{e(name)}</text>'
+                    f'<rect class="{"over" if number(count) == 0 else "used"}" x="220" y="{i * 20 + 3}" '
+                    f'width="{width:.1f}" height="14"/><text x="{224 + width:.1f}" y="{i * 20 + 14}">{e(count)}</text></g>')
+    svg = (f'<svg class="bar funnel" width="640" height="{len(steps) * 20 + 6}" role="img">{"".join(rows)}</svg>'
+           if steps else '<p class="muted">No filter line was found for this run.</p>')
+    outcome = (f'<p>Selected: <b data-key="selected">{e(", ".join(run.get("selected") or []))}</b></p>'
+               if run.get('selected') else '')
+    if run.get('emptied_by'):
+        outcome += f'<p class="badtext" data-key="emptied_by">No host left after filter {e(run["emptied_by"])}.</p>'
+    if run.get('weighed'):
+        outcome += f'<details><summary>Weighed hosts</summary><code>{e(run["weighed"])}</code></details>'
+    return (f'<section class="scheduling" data-request="{e(run.get("request_id"))}">'
+            f'<h3>{e(run.get("host"))}/{e(run.get("service"))} at {e(run.get("started"))}, request '
+            f'<code>{e(run.get("request_id"))}</code> (global <code>{e(run.get("global_request_id"))}</code>)</h3>'
+            f'{svg}{outcome}</section>')
+
+
+def _trace(report):
+    summary = report.get('summary') or {}
+    timeline = report.get('timeline') or []
+    records = number(summary.get('records'), len(timeline))
+    faults = summary.get('faults') or []
+    selected = summary.get('selected_hosts') or []
+    start = ', '.join(str(term) for term in report.get('start') or []) or 'the patterns given'
+    if not records:
+        verdict, level = f'nothing found for {start}', 'warn'
+    else:
+        verdict = f'{records} record(s) on {len(summary.get("hosts") or [])} host(s)'
+        verdict += f'; scheduled to {", ".join(selected)}' if selected else ''
+        if faults:
+            verdict, level = verdict + f'; {len(faults)} error or fault line(s)', 'bad'
+        elif not report.get('complete', True):
+            verdict, level = verdict + '; ids were left unsearched (raise the round limit)', 'warn'
+        else:
+            level = 'ok'
+    asked = _table(['', ''], [
+        ('started from', f'<code data-key="start">{e(start)}</code>'),
+        ('rounds', f'<span data-key="rounds">{e(report.get("rounds"))}</span>'),
+        ('complete', e(report.get('complete'))),
+        ('ids left unsearched', e(len(report.get('not_searched') or []))),
+        ('hosts searched', e(', '.join(report.get('hosts') or summary.get('hosts') or []))),
+        ('hosts not searched (unreachable)', e(', '.join(report.get('hosts_not_searched') or [])) or '\u2014'),
+        ('hosts whose output was cut', e(', '.join(report.get('truncated_hosts') or [])) or '\u2014'),
+        ('services never reached', e(', '.join(summary.get('not_reached') or [])) or '\u2014'),
+    ], attrs=' id="asked"')
+    api = _table(['time', 'host', 'call', 'status', 'request id'], [
+        (e(c.get('time')), e(c.get('host')), f'<code>{e(c.get("method"))} {e(c.get("path"))}</code>',
+         f'<span class="{"badtext" if number(c.get("status")) >= 400 else "good"}">{e(c.get("status"))}</span>',
+         f'<code>{e(c.get("request_id"))}</code>') for c in summary.get('api') or []], numeric=(3,), attrs=' id="api"')
+    actions = ''.join(f'<li>{e(a.get("time"))} {e(a.get("host"))}: action <b>{e(a.get("action"))}</b> '
+                      f'<code>{e(a.get("body"))}</code></li>' for a in summary.get('actions') or [])
+    fault_rows = [(e(f.get('time')), e(f.get('host')), e(f.get('service')), e(f.get('level')), e(f.get('message')))
+                  for f in faults]
+    rows = [(e(r.get('time')), e(r.get('host')), e(r.get('service')),
+             f'<span class="{LEVEL_CLASS.get(r.get("level"), "") + "text" if r.get("level") in LEVEL_CLASS else ""}">'
+             f'{e(r.get("level"))}</span>', f'<code>{e(r.get("request_id"))}</code>',
+             e((r.get('message') or '').split('\n', 1)[0][:400])) for r in timeline[:LIST_RECORDS]]
+    body = (f'<h2>What was asked</h2>{asked}'
+            f'<h2>API calls</h2>{api}' + (f'<ul id="actions">{actions}</ul>' if actions else '')
+            + '<h2>Scheduling</h2>'
+            + (''.join(_funnel(run) for run in summary.get('scheduling') or [])
+               or '<p class="muted">No scheduler run in these records.</p>')
+            + (f'<p>Computes involved: <span id="computes">{e(", ".join(summary.get("computes") or []))}</span></p>')
+            + '<h2>Errors and faults</h2>'
+            + (_table(['time', 'host', 'service', 'level', 'line'], fault_rows, attrs=' id="faults"') if fault_rows
+               else '<p class="good" id="faults">No error or fault line.</p>')
+            + f'<h2>Swimlanes</h2>{_swimlanes(timeline)}'
+            + '<h2>Timeline</h2>'
+            + _table(['time', 'host', 'service', 'level', 'request id', 'line'], rows, attrs=' id="records"')
+            + (f'<p class="more">{len(timeline) - LIST_RECORDS} more record(s) in the JSON and .txt reports.</p>'
+               if len(timeline) > LIST_RECORDS else ''))
+    return dict(title='Request trace', verdict=verdict, level=level, body=body, time=summary.get('last'),
+                run=lambda _cm: 'read-only search of the logs (changes nothing)')

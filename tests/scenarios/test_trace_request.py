@@ -6,6 +6,7 @@ only the global request id ties it back. Here each lab host's kolla log director
 import json
 
 from tests.integration.ansible_runner import run_playbook
+from tests.integration.browser import Dom, open_page
 from tests.lab.cloud import API_HOST, CLOUD_CELLS, COMPUTES
 from tests.lab.config import REPO_ROOT
 
@@ -47,3 +48,12 @@ def test_a_cold_migration_is_traced_from_its_instance_across_api_scheduler_condu
     assert {"cmp1", destination, API_HOST} <= set(summary["hosts"])
     times = [record["time"] for record in report["timeline"]]
     assert times == sorted(times)
+
+    # the page beside it, opened in Chromium: the selected host in the funnel, every record in its lane
+    html, console, _shot = open_page(report_path.with_suffix(".html"), "scenario-trace-cold-migration")
+    assert not console, console
+    dom = Dom(html)
+    assert dom.one("body")["attrs"]["data-kind"] == "trace"
+    assert destination in " ".join(b["text"] for b in dom.find("b", data_key="selected"))
+    lanes = {g["attrs"]["data-lane"]: int(g["attrs"]["data-records"]) for g in dom.find("g", data_lane=True)}
+    assert set(lanes) == set(summary["services"]) and sum(lanes.values()) == summary["records"]

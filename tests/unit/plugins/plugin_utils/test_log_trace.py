@@ -12,7 +12,9 @@ import sys
 import pytest
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_records, log_search
-from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import log_trace
+from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import log_trace, report_html
+from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.plugin_utils.test_report_html import (
+    Page, assert_self_contained)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 import log_trees  # noqa: E402  pylint: disable=wrong-import-position
@@ -114,4 +116,38 @@ def test_the_playbook_traces_across_four_hosts_pointed_at_directories(roots, tmp
     assert report['summary']['selected_hosts'] == ['cmp1'] and report['summary']['computes'] == ['cmp1']
     assert sorted(report['files']) == ['cmp1', 'cmp2', 'ctl1', 'ctl2']
     assert (tmp_path / 'trace.txt').read_text().splitlines() == report['text']
+    assert Page((tmp_path / 'trace.html').read_text()).one(id='verdict')['text'].startswith(
+        f"{report['summary']['records']} record(s) on {len(report['summary']['hosts'])} host(s); scheduled to cmp1")
     assert 'Scheduler ctl2 [req-7a578ff5' in run.stdout and 'Selected hosts: cmp1' in run.stdout
+
+
+def test_the_trace_page_shows_the_api_call_the_scheduler_funnel_and_every_record_in_its_lane(roots):
+    report = json.loads(json.dumps(trace(roots, [log_trees.INSTANCE])))
+    text = report_html.render(report, 'trace', cloud='prod')
+    assert_self_contained(text)
+    page = Page(text)
+    summary = report['summary']
+    # the fixture's neutron-server logs an ERROR (a lost DB connection) under the boot's global request id
+    assert page.one('header')['attrs']['data-level'] == 'bad' and len(summary['faults']) == 1
+    assert 'lost connection' in page.one('table', id='faults')['text']
+    assert [call['path'] for call in summary['api']] and all(
+        call['path'] in page.one('table', id='api')['text'] for call in summary['api'])
+    assert [s['attrs']['data-request'] for s in page.find('section', data_request=True)] == [
+        str(run['request_id']) for run in summary['scheduling']]
+    funnel = [(g['attrs']['data-filter'], int(g['attrs']['data-hosts'])) for g in page.find('g', data_filter=True)]
+    assert funnel == [(name, count) for run in summary['scheduling'] for name, count in (
+        ([('hosts in', run['hosts_in'])] if run['hosts_in'] is not None else [])
+        + [(f['name'], f['hosts']) for f in run['filters']])]
+    lanes = {g['attrs']['data-lane']: int(g['attrs']['data-records']) for g in page.find('g', data_lane=True)}
+    assert sum(lanes.values()) == summary['records'] and set(lanes) == set(summary['services'])
+    assert len([rect for rect in page.find('rect') if 'mark' in page.classes(rect)]) == summary['records']
+    assert page.one(id='computes')['text'] == ', '.join(summary['computes'])
+
+
+def test_the_trace_page_of_a_novalidhost_is_red_with_the_decoded_fault(roots):
+    report = trace(roots, [log_trees.FAILED])
+    page = Page(report_html.render(json.loads(json.dumps(report)), 'trace'))
+    assert page.one('header')['attrs']['data-level'] == 'bad'
+    assert log_trees.DECODED in page.one('table', id='faults')['text']
+    assert 'nothing found' in Page(report_html.render(log_trace.report([], ['req-none'], ['req-none'], 1),
+                                                      'trace')).one(id='verdict')['text']

@@ -248,7 +248,7 @@ def test_the_filter_renders_and_refuses_an_unknown_kind():
         from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.plugin_utils import report_samples
         report_filter = FilterModule().filters()['report_html']
         assert report_filter(report_samples.placement_clean(), 'placement_clean').startswith('<!DOCTYPE html>')
-        for report, kind, message in (({}, 'trace', 'kind must be one of'), ([], 'cells', 'must be a dict')):
+        for report, kind, message in (({}, 'nonsense', 'kind must be one of'), ([], 'cells', 'must be a dict')):
             try:
                 report_filter(report, kind)
             except AnsibleFilterError as exc:
