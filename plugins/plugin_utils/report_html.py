@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
-KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace')
+KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning')
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
@@ -133,7 +133,7 @@ def render(report, kind, cloud=None, title=None, generated=None, check_mode=None
         raise TypeError(f'the report must be a dict, not {type(report).__name__}')
     report = mask(report)
     renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
-                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace)[kind]
+                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace, tuning=_tuning)[kind]
     try:
         page = renderer(report)
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -827,3 +827,63 @@ def _trace(report):
                if len(timeline) > LIST_RECORDS else ''))
     return dict(title='Request trace', verdict=verdict, level=level, body=body, time=summary.get('last'),
                 run=lambda _cm: 'read-only search of the logs (changes nothing)')
+
+
+# ---------------------------------------------------------------- tuning (tune_* runbooks)
+
+
+def _tuning(report):
+    hosts = [h for h in report.get('hosts') or [] if isinstance(h, dict)]
+    check_mode = bool(report.get('check_mode'))
+    changed = sum(len(h.get('changed_settings') or []) for h in hosts)
+    restarted = sum(len(h.get('restarted') or []) for h in hosts)
+    failed = [h.get('host') for h in hosts if h.get('result') == 'failed']
+    shorter = [w for h in hosts for w in h.get('waits') or [] if isinstance(w, dict) and w.get('shorter')]
+    if not hosts:
+        verdict, level = 'no host was tuned', 'warn'
+    elif failed:
+        verdict, level = f'failed on {", ".join(str(h) for h in failed)} after {changed} change(s)', 'bad'
+    elif not changed:
+        verdict, level = f'nothing to change on {len(hosts)} host(s): every setting already in force', 'ok'
+    else:
+        verdict = (f'{changed} setting(s) {"to change" if check_mode else "changed"} on '
+                   f'{sum(1 for h in hosts if h.get("changed_settings"))} of {len(hosts)} host(s), '
+                   f'{restarted} service(s) {"to restart" if check_mode else "restarted"}')
+        level = 'info' if check_mode else 'ok'
+    if shorter:
+        verdict, level = verdict + f'; {len(shorter)} wait(s) got SHORTER', 'bad'
+    sections = []
+    for host in hosts:
+        settings = [s for s in host.get('settings') or [] if isinstance(s, dict)]
+        rows = [(f'<code>[{e(s.get("section"))}] {e(s.get("option"))}</code>', f'<code>{e(s.get("path"))}</code>',
+                 e(s.get('before')) if s.get('before') is not None else '<span class=muted>unset</span>',
+                 f'<b>{e(s.get("after"))}</b>' if s.get('changed') else e(s.get('after')),
+                 ('<span class=muted>skipped</span>' if s.get('skipped') else
+                  ('changes' if check_mode else 'changed') if s.get('changed') else 'already so'),
+                 e(', '.join(s.get('services') or [])))
+                for s in settings]
+        waits = [(e(w.get('name')), f'<code>{e(w.get("path"))}</code>', e((w.get('before') or {}).get('total')),
+                  e((w.get('after') or {}).get('total')),
+                  '<span class=badtext>yes</span>' if w.get('shorter') else 'no', e(w.get('summary')))
+                 for w in host.get('waits') or [] if isinstance(w, dict)]
+        backups = [f.get('backup_file') for f in host.get('files') or [] if isinstance(f, dict) and f.get('backup_file')]
+        backups += [host['backup_file']] if host.get('backup_file') and host['backup_file'] not in backups else []
+        sections.append(
+            f'<section class="host" data-host="{e(host.get("host"))}" data-changed="{len(host.get("changed_settings") or [])}">'
+            f'<h3>{e(host.get("host"))}: {e(host.get("result"))}</h3>'
+            + _table(['setting', 'file', 'before', 'after', '', 'read by'], rows)
+            + (('<h4>Waits, in total seconds</h4>' + _table(['wait', 'file', 'before', 'after', 'shorter', ''], waits,
+                                                           numeric=(2, 3))) if waits else '')
+            + f'<p>{"To restart" if check_mode else "Restarted"}: '
+              f'<span data-key="restarted">{e(", ".join(host.get("restarted") or [])) or "nothing"}</span>'
+            + (f'; not running (reads the file when started): {e(", ".join(host["not_running"]))}'
+               if host.get('not_running') else '') + '</p>'
+            + (f'<p>Backups: {", ".join(f"<code>{e(b)}</code>" for b in backups)}</p>' if backups else '')
+            + '</section>')
+    body = (f'<p>Mode: <b>{e(report.get("mode"))}</b>. Every setting is listed with its value in the file before and '
+            f'after the run; a value set to what it already was is left alone.</p>'
+            + (''.join(sections) or '<p class="muted">No host reached the write step.</p>')
+            + (f'<h2>Next</h2><p id="next">{e(report.get("next"))}</p>' if report.get('next') else ''))
+    return dict(title=f'{report.get("runbook") or "tuning"}: settings before and after', verdict=verdict, level=level,
+                body=body, time=report.get('ended'),
+                run=lambda cm: 'check mode: nothing was changed (the plan)' if cm else 'real run')

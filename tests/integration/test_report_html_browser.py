@@ -116,9 +116,18 @@ def _conductor_recovery(dom, report):
     assert dom.one("td", data_key="answers")["text"].strip() == str(report["entrance"]["answers"])
 
 
+def _tuning(dom, report):
+    sections = {s["attrs"]["data-host"]: s for s in dom.find("section", data_host=True)}
+    assert list(sections) == [host["host"] for host in report["hosts"]]
+    for host in report["hosts"]:
+        assert int(sections[host["host"]]["attrs"]["data-changed"]) == len(host["changed_settings"])
+        for setting in host["settings"]:
+            assert f'[{setting["section"]}] {setting["option"]}' in sections[host["host"]]["text"]
+
+
 CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
               cells=_cells,
-              conductor_recovery=_conductor_recovery)
+              conductor_recovery=_conductor_recovery, tuning=_tuning)
 
 
 def check_page(page, report, kind, name):
@@ -154,6 +163,8 @@ SAMPLES = {
     "sample-cells-repaired": (samples.cells_report, "cells"),
     "sample-conductor-recovery": (samples.conductor_recovery, "conductor_recovery"),
     "sample-conductor-recovery-failed": (lambda: samples.conductor_recovery(failed=True), "conductor_recovery"),
+    "sample-tune-nova": (samples.tuning, "tuning"),
+    "sample-tune-nova-shorter-wait": (lambda: samples.tuning(shorter=True), "tuning"),
 }
 
 

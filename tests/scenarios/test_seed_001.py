@@ -13,6 +13,7 @@ mode, as kolla-ansible users run it) writes host_subset_size = 3 and shuffle_bes
 scheduler is reconfigured the same burst is spread by choice.
 """
 import collections
+import json
 import re
 import shutil
 
@@ -54,7 +55,7 @@ def migrate_burst(cloud):
     return landed, stuck, RANKED.findall(written), written.count(LOST_CLAIM)
 
 
-def test_a_burst_of_cold_migrations_piles_onto_one_host_until_tune_nova_spreads_it(cloud):
+def test_a_burst_of_cold_migrations_piles_onto_one_host_until_tune_nova_spreads_it(cloud, tmp_path):
     lab = cloud.lab
     landed, stuck, ranked, lost = migrate_burst(cloud)
     assert not stuck
@@ -65,10 +66,16 @@ def test_a_burst_of_cold_migrations_piles_onto_one_host_until_tune_nova_spreads_
 
     env = {"OS_CLIENT_CONFIG_FILE": str(lab.clouds_yaml)}
     try:
+        report_path = tmp_path / "tune-nova.json"
         rc, _report = run_playbook(REPO_ROOT / "playbooks" / "tune_nova.yml", dict(
             nova_conf_tuning_hosts="localhost", nova_conf_tuning_mode="kolla",
-            nova_conf_tuning_kolla_config_dir=str(lab.kolla_config_dir)), env=env)
+            nova_conf_tuning_kolla_config_dir=str(lab.kolla_config_dir), tune_nova_report_path=str(report_path)), env=env)
         assert rc == 0
+        # the run's report says each value before and after: nothing was set before, the tuning after
+        [host] = json.loads(report_path.read_text())["hosts"]
+        written = {(s["section"], s["option"]): (s["before"], s["after"]) for s in host["settings"] if s["changed"]}
+        assert written[("filter_scheduler", "host_subset_size")] == (None, "3")
+        assert report_path.with_suffix(".html").read_text().count('data-host="localhost"') == 1
         scheduler_conf = (lab.kolla_config_dir / "nova" / "nova-scheduler.conf").read_text()
         assert "host_subset_size = 3" in scheduler_conf and "shuffle_best_same_weighed_hosts = true" in scheduler_conf
         assert lab.reconfigure("nova-scheduler")   # what `kolla-ansible reconfigure -t nova` does

@@ -255,3 +255,27 @@ def placement_fit(fits=False):
     return dict(request=dict(resources={'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10},
                              required_traits=[] if fits else ['CUSTOM_GPU']),
                 fits=fits, candidates=candidates, blocked=blocked, total_fits=9 if fits else 0)
+
+
+def tuning(check_mode=False, shorter=False):
+    """tune_nova.yml's report (plain mode, two hosts): one host changed and restarted, one already in force."""
+    wait_after = dict(retries=20 if shorter else 200, interval=3, total=60 if shorter else 600, source='file and default')
+    changed = dict(host='ctl1', result='ok', backup_file='/etc/nova/nova.conf.4321.2026-12-03@03:00:00~',
+                   changed_settings=['[filter_scheduler] host_subset_size', '[DEFAULT] block_device_allocate_retries'],
+                   settings=[
+                       dict(section='filter_scheduler', option='host_subset_size', path='/etc/nova/nova.conf',
+                            before=None, after='3', changed=True, skipped=False, services=['nova-scheduler']),
+                       dict(section='DEFAULT', option='block_device_allocate_retries', path='/etc/nova/nova.conf',
+                            before=None, after=str(wait_after['retries']), changed=True, skipped=False,
+                            services=['nova-compute']),
+                       dict(section='database', option='connection_recycle_time', path='/etc/nova/nova.conf',
+                            before='280', after='280', changed=False, skipped=False, services=['nova-conductor'])],
+                   waits=[dict(name='block_device_allocate', path='/etc/nova/nova.conf', shorter=shorter,
+                               before=dict(retries=60, interval=3, total=180, source='default'), after=wait_after,
+                               summary=f'block_device_allocate wait in /etc/nova/nova.conf: 180 s -> '
+                                       f'{wait_after["total"]} s')],
+                   files=[], restarted=['nova-scheduler'], not_running=['nova-compute'])
+    same = dict(host='ctl2', result='ok', backup_file=None, changed_settings=[], waits=[], files=[], restarted=[],
+                not_running=[], settings=[dict(changed['settings'][0], before='3', changed=False)])
+    return dict(runbook='tune_nova', check_mode=check_mode, mode='plain', ended='2026-12-03T03:02:00+00:00',
+                hosts=[changed, same], next=None)

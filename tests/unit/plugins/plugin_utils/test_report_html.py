@@ -297,3 +297,29 @@ def test_novalidhost_shows_the_request_on_top_of_what_each_blocked_host_uses(fit
         assert 'compute2' in page.one('table', id='candidates')['text']
     else:
         assert 'CUSTOM_GPU' in page.one('table', id='request')['text']
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_tuning_shows_every_setting_before_and_after_and_what_restarts(check_mode):
+    report = samples.tuning(check_mode=check_mode)
+    text = render(report, 'tuning')
+    assert_self_contained(text)
+    page = Page(text)
+    assert page.one('header')['attrs']['data-level'] == ('info' if check_mode else 'ok')
+    assert page.one(id='verdict')['text'] == (
+        f'2 setting(s) {"to change" if check_mode else "changed"} on 1 of 2 host(s), '
+        f'1 service(s) {"to restart" if check_mode else "restarted"}')
+    hosts = {s['attrs']['data-host']: s for s in page.find('section', data_host=True)}
+    assert {h: int(s['attrs']['data-changed']) for h, s in hosts.items()} == {'ctl1': 2, 'ctl2': 0}
+    assert '[filter_scheduler] host_subset_size /etc/nova/nova.conf unset 3' in ' '.join(hosts['ctl1']['text'].split())
+    assert '180 600 no' in ' '.join(hosts['ctl1']['text'].split())
+    assert 'already so' in hosts['ctl2']['text']
+    restarted = [span['text'] for span in page.find('span', data_key='restarted')]
+    assert restarted == ['nova-scheduler', 'nothing']
+
+
+def test_tuning_that_shortened_a_wait_is_red():
+    page = Page(render(samples.tuning(shorter=True), 'tuning'))
+    assert page.one('header')['attrs']['data-level'] == 'bad'
+    assert page.one(id='verdict')['text'].endswith('1 wait(s) got SHORTER')
+    assert Page(render(dict(runbook='tune_nova', hosts=[]), 'tuning')).one(id='verdict')['text'] == 'no host was tuned'
