@@ -1,0 +1,81 @@
+# Copyright: Contributors to the openstack_ops.runbooks collection
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+DOCUMENTATION = r'''
+name: checkup_report
+short_description: Turn the results of the check-up's read-only modules into findings, a report and a gate
+version_added: 0.1.0
+description:
+  - Reads each check's module result and returns the check-up report (schema C(openstack_ops.checkup/v1)).
+  - "Checks: V(placement_allocations) (C(placement_allocation) audit: per provider the leaked allocations - orphan,
+    deleted instance, stale migration source - with what they hold against what is free, critical when the provider
+    is over capacity; providers over capacity without a leak; allocations that cannot be verified because a cell
+    is unreadable), V(cells_mappings) (C(cell_mapping_check): each kind of finding with the instances or hosts it
+    concerns), V(messaging_queues) (C(rabbitmq_queue_info): queues with messages and no consumer, high for RPC
+    topics), V(conductors_ping) (C(nova_conductor_ping) per controller: a conductor that does not answer is
+    critical)."
+  - "Each finding has C(id), C(check), C(group), C(seeds), C(subject), C(severity) (info, low, medium, high,
+    critical), C(title) with the numbers, C(value) (the number a trend compares), C(evidence) and C(fix) (the
+    runbook and command, C(--check --diff) first)."
+  - A check whose module failed or was skipped is V(not_run) with C(why), never V(passed).
+  - "The report: C(schema), C(started), C(ended), C(check_mode), C(fail_on), C(summary) (C(findings),
+    C(by_severity), C(highest), C(checks_run), C(not_run), C(gate_failed): a finding at or above O(fail_on)),
+    C(checks), C(findings) (most severe first), C(trend) (with O(previous): C(new), C(worse), C(fixed), C(same),
+    keyed by finding id and subject) and C(text) (the lines printed at the end of the run)."
+options:
+  _input:
+    description: Each selected check's module result, by check id; V(conductors_ping) is a dict of results by
+      controller.
+    type: dict
+    required: true
+  selected:
+    description: The check ids that were selected; the others are V(not_selected). All when omitted.
+    type: list
+    elements: str
+  previous:
+    description: A previous run's report, to compare with.
+    type: dict
+  fail_on:
+    description: The lowest severity that fails the gate.
+    type: str
+    default: high
+    choices: [info, low, medium, high, critical]
+  started:
+    description: When the run started (ISO 8601).
+    type: str
+  ended:
+    description: When the run ended (ISO 8601).
+    type: str
+  check_mode:
+    description: Whether the run was in check mode (the report is the same; it says so).
+    type: bool
+    default: false
+'''
+
+EXAMPLES = r'''
+- name: The check-up report
+  ansible.builtin.set_fact:
+    checkup: "{{ {'placement_allocations': audit, 'messaging_queues': queues} | openstack_ops.runbooks.checkup_report }}"
+'''
+
+RETURN = r'''
+_value:
+  description: The check-up report.
+  type: dict
+'''
+
+from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import checkup
+
+
+def checkup_report(results, selected=None, previous=None, fail_on='high', started=None, ended=None, check_mode=False):
+    # ValueError, not AnsibleFilterError: see dev_guide (importing ansible.errors changes module unit tests)
+    built = checkup.report(results, selected=selected, previous=previous or None, fail_on=fail_on, started=started,
+                           ended=ended, check_mode=check_mode)
+    built['text'] = checkup.text_lines(built)
+    return built
+
+
+class FilterModule:
+    def filters(self):
+        return dict(checkup_report=checkup_report)

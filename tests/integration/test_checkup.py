@@ -1,0 +1,107 @@
+"""checkup.yml against the light lab's real Placement, nova databases, RabbitMQ and nova-conductors.
+
+A clean lab gives no finding; a leaked allocation, a queue nobody consumes and a stopped conductor each give exactly
+their finding with its numbers and its fix; a broker that cannot be reached is "not run"; two runs compared name
+what is new and what was fixed.
+"""
+import json
+import pathlib
+from urllib.parse import quote
+
+from tests.integration.ansible_runner import run_playbook
+from tests.integration.test_placement_allocation import compute_hosts, module_args, new_uuid, post_allocations
+from tests.integration.test_rabbitmq_queue_info import login
+from tests.lab import process
+from tests.lab.config import CONTROLLERS
+
+PLAYBOOK = pathlib.Path(__file__).resolve().parents[2] / "playbooks" / "checkup.yml"
+
+
+def checkup(lab, report_path, check=False, **extra):
+    """Run the check-up; returns (rc, the JSON report it wrote)."""
+    nova_db = module_args(lab)["nova_db"]
+    rc, _out = run_playbook(PLAYBOOK, dict(
+        checkup_cloud="opslab", checkup_nova_db=dict(nova_db, login_db="nova_api"),
+        checkup_rabbitmq_login=login(lab), checkup_vhosts=["/"], checkup_transport_url=lab.cfg.transport_url(),
+        checkup_conductors=list(CONTROLLERS), checkup_ping_timeout=5, checkup_report_path=str(report_path), **extra),
+        check=check, env={"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))})
+    return rc, json.loads(report_path.read_text())
+
+
+def by_id(report):
+    return {(f["id"], f["subject"]): f for f in report["findings"]}
+
+
+def test_a_clean_lab_has_no_finding_and_check_mode_reports_the_same(clean_lab, tmp_path):
+    rc, report = checkup(clean_lab, tmp_path / "clean.json")
+    assert rc == 0, report["text"]
+    assert report["schema"] == "openstack_ops.checkup/v1"
+    assert report["findings"] == [] and report["summary"]["gate_failed"] is False
+    assert {c["id"]: c["status"] for c in report["checks"]} == {
+        "placement_allocations": "passed", "cells_mappings": "passed", "messaging_queues": "passed",
+        "conductors_ping": "passed"}
+
+    rc, planned = checkup(clean_lab, tmp_path / "check.json", check=True)
+    assert rc == 0 and planned["check_mode"] is True
+    assert planned["findings"] == report["findings"] and planned["checks"] == report["checks"]
+
+
+def test_each_precondition_gives_its_finding_with_numbers_and_fix_then_the_trend(
+        clean_lab, placement_seed, nova_seed, tmp_path):
+    lab = clean_lab
+    _rc, clean = checkup(lab, tmp_path / "before.json")
+    # seed 000: an allocation nobody owns; seed 003: a message nobody will take, a conductor that does not answer
+    rps = compute_hosts(nova_seed, placement_seed, ["compute1"])
+    orphan = new_uuid()
+    post_allocations(lab, {orphan: {rps["compute1"]: {"VCPU": 1, "MEMORY_MB": 6000, "DISK_GB": 1}}})
+    queue = f"queues/{quote('/', safe='')}/compute.cmp9"
+    lab.rabbitmq.api(queue, "PUT", {"durable": False})
+    lab.rabbitmq.api(f"exchanges/{quote('/', safe='')}/amq.default/publish", "POST", {
+        "properties": {}, "routing_key": "compute.cmp9", "payload": "{}", "payload_encoding": "string"})
+    process.wait_until(lambda: lab.rabbitmq.api(queue).get("messages_ready") == 1, 30, "statistics of compute.cmp9")
+    lab.stop_conductor("ctl2")
+    lab.wait_consumers("conductor.ctl2", 0)
+    try:
+        rc, report = checkup(lab, tmp_path / "incident.json", checkup_previous=str(tmp_path / "before.json"))
+    finally:
+        lab.rabbitmq.api(queue, "DELETE")
+
+    assert rc == 2   # the gate: findings at or above high
+    found = by_id(report)
+    assert set(found) == {("placement_allocations.leaked", "compute1"), ("messaging_queues.no_consumer", "/ compute.cmp9"),
+                          ("conductors_ping.unanswered", "ctl2")}, report["text"]
+    leak = found["placement_allocations.leaked", "compute1"]
+    # 7841 MB, ratio 1.5, reserved 512 in the lab's compute1 provider: 6000 of its 10993 MB is over a quarter
+    assert leak["severity"] == "high" and leak["value"] == 6000 and leak["evidence"]["consumers"] == [orphan]
+    assert leak["title"].startswith("1 leaked consumer(s) hold 6000 MB of MEMORY_MB on compute1; ")
+    assert "clean_placement" in leak["fix"] and "--check --diff" in leak["fix"]
+    assert found["messaging_queues.no_consumer", "/ compute.cmp9"]["severity"] == "high"
+    ping = found["conductors_ping.unanswered", "ctl2"]
+    assert ping["severity"] == "critical" and "recover_conductor" in ping["fix"] and ping["seeds"] == ["003"]
+    assert [f["severity"] for f in report["findings"]][0] == "critical"   # most severe first
+    assert sorted(report["trend"]["new"]) == sorted(f"{i} {s}" for i, s in found) and report["trend"]["fixed"] == []
+    assert report["trend"]["previous"] == clean["ended"]
+
+    lab.placement.request("DELETE", f"/allocations/{orphan}")
+    lab.start_conductor("ctl2")
+    rc, after = checkup(lab, tmp_path / "after.json", checkup_previous=str(tmp_path / "incident.json"))
+    assert rc == 0 and after["findings"] == []
+    assert sorted(after["trend"]["fixed"]) == sorted(f"{i} {s}" for i, s in found)
+
+
+def test_a_broker_that_cannot_be_reached_is_not_run_never_passed(clean_lab, tmp_path):
+    rc, report = checkup(clean_lab, tmp_path / "broken.json",
+                         checkup_rabbitmq_login=dict(login(clean_lab), login_port=1))
+    status = {c["id"]: c for c in report["checks"]}
+    assert status["messaging_queues"]["status"] == "not_run"
+    assert "Cannot reach the RabbitMQ management API" in status["messaging_queues"]["why"]
+    assert status["placement_allocations"]["status"] == "passed" and status["conductors_ping"]["status"] == "passed"
+    assert report["summary"]["not_run"] == ["messaging_queues"] and report["findings"] == []
+    assert any(line.startswith("NOT RUN messaging_queues: ") for line in report["text"])
+    assert rc == 0   # not run is said, in the report and the last lines; the gate is about findings
+
+
+def test_a_selection_that_leaves_no_check_is_refused(clean_lab, tmp_path):
+    rc, _out = run_playbook(PLAYBOOK, dict(checkup_groups=["placement"], checkup_seeds=["003"],
+                                           checkup_report_path=str(tmp_path / "none.json")))
+    assert rc == 2 and not (tmp_path / "none.json").exists()
