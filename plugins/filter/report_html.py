@@ -25,6 +25,9 @@ description:
     fault lines, the records as swimlanes per host and service on a time axis, and the first 500 records.
   - V(tuning) (C(tune_nova.yml)) shows, per host, every setting with its value before and after, each wait's total
     before and after (a wait that got shorter is red), what was or would be restarted, and the backups.
+  - V(triage) (C(triage_instance.yml)) shows each instance's verdict, states, cell, host service, the boot step it
+    stands in with the services and logs to read, its faults, actions with their request ids, its allocations, and the
+    C(trace_request.yml) command for those request ids.
   - Every page starts with a header naming the cloud, the time, what was run (check mode or not) and the verdict.
   - Passwords in URLs are masked as in the JSON, and values under keys that look like secrets are hidden.
 options:
@@ -36,7 +39,7 @@ options:
     description: Which runbook's report it is.
     type: str
     required: true
-    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery, trace, tuning]
+    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery, trace, tuning, triage]
   cloud:
     description: What the header calls the cloud (a C(clouds.yaml) name, a VIP, a database host). A dict of cloud
       settings is never shown, only said to be given inline.

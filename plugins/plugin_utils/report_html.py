@@ -15,7 +15,7 @@ import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
-KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning')
+KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning', 'triage')
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
@@ -133,7 +133,7 @@ def render(report, kind, cloud=None, title=None, generated=None, check_mode=None
         raise TypeError(f'the report must be a dict, not {type(report).__name__}')
     report = mask(report)
     renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
-                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace, tuning=_tuning)[kind]
+                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace, tuning=_tuning, triage=_triage)[kind]
     try:
         page = renderer(report)
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -887,3 +887,74 @@ def _tuning(report):
     return dict(title=f'{report.get("runbook") or "tuning"}: settings before and after', verdict=verdict, level=level,
                 body=body, time=report.get('ended'),
                 run=lambda cm: 'check mode: nothing was changed (the plan)' if cm else 'real run')
+
+
+# ---------------------------------------------------------------- instance triage
+
+VERDICT_LEVEL = dict(healthy='ok', in_progress='info', building='info', deleted='info', attention='warn',
+                     stuck='bad', error='bad', host_down='bad', not_found='warn')
+
+
+def _triage_instance(item):
+    step = item.get('step') or {}
+    service = item.get('host_service') or {}
+    faults = [f for f in item.get('faults') or [] if isinstance(f, dict)]
+    actions = [a for a in item.get('actions') or [] if isinstance(a, dict)]
+    level = VERDICT_LEVEL.get(item.get('verdict'), 'warn')
+    facts = _table(['', ''], [
+        ('verdict', f'<b class="{ {"bad": "badtext", "ok": "good"}.get(level, "") }" data-key="verdict">'
+                    f'{e(item.get("verdict"))}</b>'),
+        ('states', f'vm_state {e(item.get("vm_state"))}, task_state {e(item.get("task_state"))} for '
+                   f'{e(item.get("state_age_seconds"))} s'),
+        ('cell', f'{e(item.get("cell"))}{" (cell0: failed before it had a host)" if item.get("cell0") else ""}'),
+        ('host', e(item.get('host'))),
+        ('host service', (f'{"<span class=good>up</span>" if service.get("up") else "<span class=badtext>down</span>"}'
+                          f'{", disabled" if service.get("disabled") else ""}'
+                          f'{", forced down" if service.get("forced_down") else ""}, last report '
+                          f'{e(service.get("last_report_age_seconds"))} s ago') if service else '\u2014'),
+        ('step', (f'<b data-key="step">{e(step.get("name"))}</b> (seed 004 steps {e(step.get("seed_steps"))}): '
+                  f'{e(step.get("what"))}; read {e(", ".join(step.get("services") or []))}') if step else '\u2014'),
+        ('problems', '<br>'.join(e(p) for p in item.get('problems') or []) or '\u2014'),
+    ])
+    look = _table(['service', 'host', 'logs'], [
+        (e(w.get('service')), e(w.get('host')), '<br>'.join(f'<code>{e(p)}</code>' for p in w.get('logs') or [])
+         if isinstance(w.get('logs'), list) else f'<code>{e(w.get("logs") or w.get("paths"))}</code>')
+        for w in item.get('where_to_look') or [] if isinstance(w, dict)])
+    action_rows = [(e(a.get('start_time')), e(a.get('action')), f'<code>{e(a.get("request_id"))}</code>',
+                    e(a.get('message')), '<br>'.join(f'{e(ev.get("event"))}: {e(ev.get("result"))}'
+                                                     for ev in a.get('events') or [] if isinstance(ev, dict)))
+                   for a in actions]
+    fault_rows = [(e(f.get('created_at')), e(f.get('code')), e(f.get('message')),
+                   f'<details><summary>details</summary><code>{e(f.get("details"))}</code></details>'
+                   if f.get('details') else '') for f in faults]
+    allocations = (item.get('allocations') or {}).get('providers') or {}
+    allocation_rows = [(e(p.get('name') or uuid), resources_text(p.get('resources'))) for uuid, p in allocations.items()
+                       if isinstance(p, dict)]
+    return (f'<section class="instance" data-instance="{e(item.get("instance_uuid"))}" '
+            f'data-verdict="{e(item.get("verdict"))}"><h3>{e(item.get("name") or "")} '
+            f'<code>{e(item.get("instance_uuid"))}</code></h3><p>{e(item.get("summary"))}</p>{facts}'
+            + (f'<h4>Where to look</h4>{look}' if item.get('where_to_look') else '')
+            + (f'<h4>Faults</h4>' + _table(['time', 'code', 'message', ''], fault_rows, attrs=' class="faults"')
+               if fault_rows else '')
+            + (f'<h4>Actions and their request ids</h4>' + _table(['started', 'action', 'request id', 'message',
+                                                                   'events'], action_rows) if action_rows else '')
+            + (f'<h4>Placement allocations</h4>' + _table(['provider', 'resources'], allocation_rows)
+               if allocation_rows else '')
+            + '</section>')
+
+
+def _triage(report):
+    instances = [i for i in report.get('instances') or [] if isinstance(i, dict)]
+    verdicts = (report.get('summary') or {}).get('verdicts') or {}
+    worst = max((VERDICT_LEVEL.get(i.get('verdict'), 'warn') for i in instances),
+                key=('ok', 'info', 'warn', 'bad').index, default='warn')
+    verdict = (', '.join(f'{count} {name}' for name, count in sorted(verdicts.items())) if verdicts
+               else 'no instance to triage')
+    terms = report.get('trace_request_terms') or []
+    body = (''.join(_triage_instance(item) for item in instances)
+            + (f'<h2>Follow it through the logs</h2><p id="trace"><code>ansible-playbook '
+               f'openstack_ops.runbooks.trace_request -e trace_request_terms={e(",".join(terms[:20]))}</code></p>'
+               if terms else '')
+            + f'<p class="muted">{e(report.get("service_rule"))}</p>')
+    return dict(title='Instance triage', verdict=verdict, level=worst if instances else 'warn', body=body,
+                time=report.get('checked_at'), run=lambda _cm: 'read-only (changes nothing)')

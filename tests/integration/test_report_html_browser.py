@@ -125,9 +125,14 @@ def _tuning(dom, report):
             assert f'[{setting["section"]}] {setting["option"]}' in sections[host["host"]]["text"]
 
 
+def _triage(dom, report):
+    sections = {s["attrs"]["data-instance"]: s["attrs"]["data-verdict"] for s in dom.find("section", data_instance=True)}
+    assert sections == {item["instance_uuid"]: item["verdict"] for item in report["instances"]}
+
+
 CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
               cells=_cells,
-              conductor_recovery=_conductor_recovery, tuning=_tuning)
+              conductor_recovery=_conductor_recovery, tuning=_tuning, triage=_triage)
 
 
 def check_page(page, report, kind, name):
@@ -165,6 +170,7 @@ SAMPLES = {
     "sample-conductor-recovery-failed": (lambda: samples.conductor_recovery(failed=True), "conductor_recovery"),
     "sample-tune-nova": (samples.tuning, "tuning"),
     "sample-tune-nova-shorter-wait": (lambda: samples.tuning(shorter=True), "tuning"),
+    "sample-triage": (samples.triage, "triage"),
 }
 
 

@@ -279,3 +279,33 @@ def tuning(check_mode=False, shorter=False):
                 not_running=[], settings=[dict(changed['settings'][0], before='3', changed=False)])
     return dict(runbook='tune_nova', check_mode=check_mode, mode='plain', ended='2026-12-03T03:02:00+00:00',
                 hosts=[changed, same], next=None)
+
+
+def triage():
+    """triage_instance.yml's report (nova_instance_triage's result): a NoValidHost in cell0 and a healthy server."""
+    failed = dict(
+        instance_uuid='2f565c93-6eec-4a74-b8e8-f55638b56da3', found=True, verdict='error', name='vm-fail',
+        summary='error: vm_state error, task_state none in cell cell0; step scheduling',
+        problems=[], vm_state='error', task_state=None, cell='cell0', cell0=True, host=None, state_age_seconds=42,
+        step=dict(name='scheduling', task_state=None, seed_steps='3-12', what='the scheduler picks a host',
+                  services=['nova-conductor', 'nova-scheduler', 'placement-api']),
+        where_to_look=[dict(service='nova-scheduler', host=None, logs=['/var/log/kolla/nova/nova-scheduler.log',
+                                                                        '/var/log/nova/nova-scheduler.log'])],
+        faults=[dict(code=500, message='找不到有效主机，原因是 。', details='Traceback ... NoValidHost',
+                     host=None, created_at='2026-12-03T03:00:01')],
+        actions=[dict(action='create', request_id='req-49530488-2149-4f15-85ea-5659267ffada',
+                      start_time='2026-12-03T03:00:00', finish_time=None, message='Error',
+                      events=[dict(event='conductor_schedule_and_build_instances', result='Error')])],
+        migrations=[], allocations=dict(providers={}), host_service=None,
+        request_ids=['req-49530488-2149-4f15-85ea-5659267ffada'])
+    healthy = dict(
+        instance_uuid='c2963f0d-370c-43aa-8cee-0131760d6ef2', found=True, verdict='healthy', name='vm-ok',
+        summary='healthy: active on cmp1', problems=[], vm_state='active', task_state=None, cell='cell1', cell0=False,
+        host='cmp1', state_age_seconds=600, step=None, where_to_look=[], faults=[], actions=[], migrations=[],
+        allocations=dict(providers={COMPUTE1: dict(name='cmp1', resources=dict(VCPU=1, MEMORY_MB=512))}),
+        host_service=dict(up=True, disabled=False, forced_down=False, last_report_age_seconds=4),
+        request_ids=[])
+    return dict(checked_at='2026-12-03T03:01:00', instances=[failed, healthy], cells=[],
+                selection=dict(mode='given'), service_rule="up when its last report is within service_down_time (60 s)",
+                summary=dict(triaged=2, verdicts=dict(error=1, healthy=1)),
+                trace_request_terms=['req-49530488-2149-4f15-85ea-5659267ffada', failed['instance_uuid']])

@@ -323,3 +323,19 @@ def test_tuning_that_shortened_a_wait_is_red():
     assert page.one('header')['attrs']['data-level'] == 'bad'
     assert page.one(id='verdict')['text'].endswith('1 wait(s) got SHORTER')
     assert Page(render(dict(runbook='tune_nova', hosts=[]), 'tuning')).one(id='verdict')['text'] == 'no host was tuned'
+
+
+def test_triage_shows_each_instance_with_its_step_fault_and_the_trace_command():
+    report = samples.triage()
+    text = render(report, 'triage')
+    assert_self_contained(text)
+    page = Page(text)
+    assert page.one('header')['attrs']['data-level'] == 'bad'
+    assert page.one(id='verdict')['text'] == '1 error, 1 healthy'
+    sections = {s['attrs']['data-instance']: s for s in page.find('section', data_instance=True)}
+    failed, healthy = report['instances']
+    assert sections[failed['instance_uuid']]['attrs']['data-verdict'] == 'error'
+    assert '找不到有效主机' in sections[failed['instance_uuid']]['text']
+    assert 'scheduling' in [b['text'] for b in page.find('b', data_key='step')]
+    assert 'cmp1' in sections[healthy['instance_uuid']]['text'] and 'MEMORY_MB 512' in sections[healthy['instance_uuid']]['text']
+    assert page.one(id='trace')['text'].endswith(','.join(report['trace_request_terms']))
