@@ -107,6 +107,11 @@ sections:
   sample:
     - {name: mariadb, kind: listen, servers: [ctl1, ctl2, ctl3], active_before: [ctl1, ctl2, ctl3], active: [ctl1],
        backup: [ctl2, ctl3], multi_writer: true, allbackups: false, changed: true}
+active:
+  description: The active servers of each matched section after the change (planned, in check mode), by section name.
+  returned: always
+  type: dict
+  sample: {mariadb: [ctl1]}
 multi_writer:
   description: Names of the matched sections that had more than one active server (before the change).
   returned: always
@@ -171,6 +176,7 @@ class HaproxyActiveServer(OpsModule):
         report = self._plan(lines, patterns)
         after = ''.join(lines)
         result = dict(changed=after != before, sections=report,
+                      active={entry['name']: entry['active'] for entry in report},
                       multi_writer=[entry['name'] for entry in report if entry['multi_writer']],
                       changed_sections=[entry['name'] for entry in report if entry['changed']])
         result['msg'] = _message(report, self.check_mode)
