@@ -26,10 +26,10 @@ listen mariadb
     server ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5
     server ctl3 10.0.0.13:3306 check inter 2000 rise 2 fall 5  # third
 """
-SINGLE = MULTI.replace('ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5',
-                       'ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5 backup').replace(
-                       'ctl3 10.0.0.13:3306 check inter 2000 rise 2 fall 5  # third',
-                       'ctl3 10.0.0.13:3306 check inter 2000 rise 2 fall 5 backup  # third')
+SINGLE = (MULTI
+          .replace('ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5', 'ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5 backup')
+          .replace('ctl3 10.0.0.13:3306 check inter 2000 rise 2 fall 5  # third',
+                   'ctl3 10.0.0.13:3306 check inter 2000 rise 2 fall 5 backup  # third'))
 
 
 @pytest.fixture
@@ -89,10 +89,10 @@ def test_check_mode_plans_the_same_change_and_writes_nothing(run_module, config)
 
 
 def test_the_one_already_active_is_kept_and_a_named_one_is_made_active(run_module, config):
-    config.write_text(SINGLE.replace('ctl1 10.0.0.11:3306 check inter 2000 rise 2 fall 5',
-                                     'ctl1 10.0.0.11:3306 check inter 2000 rise 2 fall 5 backup').replace(
-                      'ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5 backup',
-                      'ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5'))
+    second_active = (SINGLE
+                     .replace('ctl1 10.0.0.11:3306 check inter 2000 rise 2 fall 5', 'ctl1 10.0.0.11:3306 check inter 2000 rise 2 fall 5 backup')
+                     .replace('ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5 backup', 'ctl2 10.0.0.12:3306 check inter 2000 rise 2 fall 5'))
+    config.write_text(second_active)
     rc, result = run(run_module, config)
     assert rc == 0 and result['changed'] is False and result['sections'][0]['active'] == ['ctl2']
 
