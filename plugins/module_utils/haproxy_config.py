@@ -1,11 +1,14 @@
 # Copyright: Contributors to the openstack_ops.runbooks collection
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Line-preserving edits of an haproxy configuration: sections, their balance algorithm and timeouts.
+"""Line-preserving edits of an haproxy configuration: sections, their balance algorithm, timeouts and servers.
 
 Only the lines that change are rewritten (their indentation and trailing comment kept); every other line,
 comment and blank stays as it was, in its place.
 """
+
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
 SECTION_KEYWORDS = frozenset((
     'global', 'defaults', 'frontend', 'backend', 'listen', 'userlist', 'peers', 'resolvers', 'mailers',
@@ -73,3 +76,37 @@ def indent_of(lines, section):
             line = lines[index]
             return line[:len(line) - len(line.lstrip())] or DEFAULT_INDENT
     return DEFAULT_INDENT
+
+
+def servers(lines, section):
+    """The section's ``server`` lines in order: line index, name, address, and the backup and disabled flags."""
+    found = []
+    for index in section.body():
+        words = tokens(lines[index])
+        if words[:1] == ['server'] and len(words) >= 3:
+            found.append(dict(index=index, name=words[1], address=words[2],
+                              backup='backup' in words[3:], disabled='disabled' in words[3:]))
+    return found
+
+
+def with_flag(line, flag, present):
+    """A ``server`` line with ``flag`` (a word after its address, such as ``backup``) added at its end or removed."""
+    words = tokens(line)
+    options = [word for word in words[3:] if word != flag]
+    return rewrite(line, ' '.join(words[:3] + options + ([flag] if present else [])))
+
+
+def replace(module, path, text, validate, backup=True, prefix='.openstack_ops.'):
+    """Replace ``path`` by ``text`` once ``validate`` (a command with %s for the candidate, ``haproxy -c -f %s``)
+    accepted it; a refused candidate leaves the file as it was. Returns {validation, backup_file}."""
+    if '%s' not in validate:
+        raise OpsError(f'validate must contain %s where the candidate file goes: {validate!r}')
+
+    def check(candidate):
+        rc, out, err = module.run_command(validate.replace('%s', candidate), use_unsafe_shell=False)
+        if rc != 0:
+            raise OpsError(f'the new configuration fails its check ({validate}); {path} is unchanged: '
+                           f'{(err or out).strip()[-2000:]}', path=path, rc=rc)
+        return dict(validation=(out + err).strip())
+
+    return textfile.replace(module, path, text, backup=backup, check=check, prefix=prefix)

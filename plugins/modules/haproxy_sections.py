@@ -141,7 +141,6 @@ validation:
 import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
@@ -244,19 +243,8 @@ class HaproxySections(OpsModule):
         return entry
 
     def _replace(self, path, text):
-        command = self.params['validate']
-        if '%s' not in command:
-            raise OpsError(f'validate must contain %s where the candidate file goes: {command!r}')
-
-        def validate(candidate):
-            rc, out, err = self.module.run_command(command.replace('%s', candidate), use_unsafe_shell=False)
-            if rc != 0:
-                raise OpsError(f'the new configuration fails its check ({command}); {path} is unchanged: '
-                               f'{(err or out).strip()[-2000:]}', path=path, rc=rc)
-            return dict(validation=(out + err).strip())
-
-        return textfile.replace(self.module, path, text, backup=self.params['backup'], check=validate,
-                                prefix='.haproxy_sections.')
+        return cfg.replace(self.module, path, text, self.params['validate'], backup=self.params['backup'],
+                           prefix='.haproxy_sections.')
 
 
 def main():

@@ -2,7 +2,8 @@
 
 gal1 bootstraps the cluster (galera_new_cluster), gal2 and gal3 join it by rsync SST. Each node also holds
 what the invariant check of the galera_tuning role reads on a controller: an haproxy configuration with a
-Galera `listen mariadb` section, a nova.conf and a placement.conf. The modules log in as root through the
+Galera `listen mariadb` section (served by a running haproxy on 127.0.0.1:13306, every node a writer as in
+seed 002), a nova.conf and a placement.conf. The modules log in as root through the
 socket, with the password in /root/.my.cnf, as a deployment tool leaves it. Everything is found again by
 name and label, and `down` removes it all. No service lab is needed.
 """
@@ -54,10 +55,13 @@ password = {password}
 socket = /run/mysqld/mysqld.sock
 """
 
-# A kolla-style entrance to the cluster, with the timeouts seed 002 asks for (90m).
+# Seed 002's entrance to the cluster: the timeouts it asks for (90m), and every node a writer (no server is
+# `backup`), as its three controllers were; the haproxy_balance role makes it kolla-ansible's single writer. haproxy
+# runs on every node, as on a controller that also runs Galera.
 HAPROXY_CFG = """\
 global
     maxconn 4000
+    stats socket /run/haproxy/admin.sock mode 600 level admin
 
 defaults
     mode http
@@ -74,6 +78,16 @@ listen mariadb
     timeout server 90m
 {servers}
 """
+
+# The Debian unit bind-mounts /dev/log, which a container without syslog lacks.
+HAPROXY_DROPIN = """\
+[Service]
+BindReadOnlyPaths=
+RuntimeDirectory=haproxy
+"""
+HAPROXY_PORT = 13306
+# The account the `writes` action connects with through haproxy (lab-only password, from the nodes' addresses).
+WRITER = "writer_demo"
 
 NOVA_CONF = """\
 [DEFAULT]
@@ -179,6 +193,11 @@ class GaleraLab:
             self._wait(name, index)
         for name in NODES:
             self._wait(name, len(NODES))
+        for name in NODES:
+            self.exec(name, "systemctl", "daemon-reload")
+            self.exec(name, "systemctl", "unmask", "haproxy")
+            self.exec(name, "systemctl", "enable", "haproxy")
+            self.exec(name, "systemctl", "restart", "haproxy")
         log(f"galera lab up in {time.monotonic() - started:.0f}s: {', '.join(f'{n} {ip}' for n, ip in self.hosts.items())}")
         self.write_inventory()
         return True
@@ -202,13 +221,14 @@ class GaleraLab:
     def _write_files(self, name):
         addresses = ",".join(self.hosts.values())
         servers = "\n".join(f"    server {other} {ip}:3306 check inter 2000 rise 2 fall 5"
-                            + ("" if other == NODES[0] else " backup") for other, ip in self.hosts.items())
+                            for other, ip in self.hosts.items())
         files = {
             f"{DROPIN_DIR}/60-galera.cnf": GALERA_CNF.format(cluster=CLUSTER_NAME, addresses=addresses,
                                                              ip=self.hosts[name], name=name),
             f"{DROPIN_DIR}/99-openstack-ops.cnf": OPS_CNF,
             "/root/.my.cnf": MY_CNF.format(password=ROOT_PASSWORD),
             "/etc/haproxy/haproxy.cfg": HAPROXY_CFG.format(servers=servers),
+            "/etc/systemd/system/haproxy.service.d/lab.conf": HAPROXY_DROPIN,
             "/etc/nova/nova.conf": NOVA_CONF.format(name=name),
             "/etc/placement/placement.conf": PLACEMENT_CONF,
         }

@@ -34,6 +34,10 @@ SERVICES = {
     "keystone.cfg": "backend keystone_internal_back\n    mode http\n    balance source\n"
                     "    server ctl1 10.0.0.11:5000 check\n",
     "horizon.cfg": "backend horizon_back\n    mode http\n    balance source\n    server ctl1 10.0.0.11:80 check\n",
+    # as kolla-ansible renders it: the first node active, the others backup
+    "mariadb.cfg": "listen mariadb\n    mode tcp\n    option srvtcpka\n"
+                   "    server ctl1 10.0.0.11:3306 check port 3306 inter 2000 rise 2 fall 5\n"
+                   "    server ctl2 10.0.0.12:3306 check port 3306 inter 2000 rise 2 fall 5 backup\n",
 }
 
 
@@ -145,3 +149,21 @@ def test_a_missing_globals_file_fails_naming_it_and_nothing_is_written(tmp_path)
     failed = task(report, f"Read {root / 'globals.yml'}")
     assert failed["failed"] is True and str(root / "globals.yml") in failed["msg"]
     assert snapshot(root) == before
+
+
+def test_rendered_galera_sections_with_several_writers_are_named_and_not_written(tmp_path):
+    root = kolla_tree(tmp_path)
+    _rc, single = run(root, check=True)
+    mariadb = root / "haproxy" / "services.d" / "mariadb.cfg"
+    mariadb.write_text(mariadb.read_text().replace(" backup\n", "\n"))
+    before = snapshot(root)
+
+    rc, multi = run(root)
+
+    assert rc == 0
+    assert summary(single)[-1].endswith("services.d/): none")
+    assert summary(multi)[-1].endswith("services.d/): mariadb")
+    assert task(multi, "Read the Galera writers of the rendered files (kolla-ansible renders one active server, "
+                       "the others backup)")["changed"] is False
+    rendered = {path: text for path, text in snapshot(root).items() if path.parts[0] == "haproxy"}
+    assert rendered == {path: text for path, text in before.items() if path.parts[0] == "haproxy"}

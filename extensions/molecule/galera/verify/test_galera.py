@@ -7,7 +7,7 @@ import re
 import pytest
 import testinfra
 
-from tests.galera_lab import watch
+from tests.galera_lab import watch, writes
 from tests.galera_lab.lab import GaleraLab, NODES
 
 LAB = GaleraLab()
@@ -147,3 +147,24 @@ def test_kolla_second_run_changes_nothing():
     recap = re.findall(r"^(gal\d)\s*: ok=\d+\s+changed=(\d+)\s", kolla_log("again"), re.MULTILINE)
     assert sorted(recap) == [("gal1", "0"), ("gal2", "0"), ("gal3", "0")]
     assert "nothing to reconfigure" not in kolla_log("again")   # the restart-only value still waits for it
+
+
+@pytest.mark.parametrize("name", NODES)
+def test_haproxy_sends_galera_to_one_writer_the_others_backup_and_every_server_is_up(name):
+    host = testinfra.get_host(f"podman://{name}")
+    servers = [line.split() for line in host.file("/etc/haproxy/haproxy.cfg").content_string.splitlines()
+               if line.split()[:1] == ["server"]]
+    assert [(words[1], "backup" in words) for words in servers] == [("gal1", False), ("gal2", True), ("gal3", True)]
+    # seed 002's file, every node a writer, was kept
+    assert host.run("grep -L backup /etc/haproxy/haproxy.cfg.*~").stdout.split()
+    assert host.service("haproxy").is_running
+    state = host.run("echo 'show servers state mariadb' | socat stdio /run/haproxy/admin.sock").stdout
+    rows = [line.split() for line in state.splitlines()[2:] if line.strip()]
+    assert sorted(row[3] for row in rows) == list(NODES) and all(row[5] == "2" for row in rows), state
+
+
+def test_writes_through_any_node_s_haproxy_land_on_gal1_and_reads_see_them():
+    for via in NODES:
+        result = writes.run(LAB, 3, via)
+        assert result["commits"] == {"gal1": 3, "gal2": 0, "gal3": 0}, result
+        assert result["served"] == {"gal1": 3} and result["last_read_rows"] == result["rows"], result

@@ -121,3 +121,32 @@ def test_indent_of_skips_blank_and_comment_lines_and_an_unindented_first_line_ge
     # backend nova_api: a blank line, then a comment line, then "  option httpchk"
     assert cfg.indent_of(CONFIG, sections[3]) == '  '
     assert cfg.indent_of(['backend b\n', 'balance source\n'], cfg.parse(['backend b\n', 'balance source\n'])[0]) == '    '
+
+
+GALERA = """\
+listen mariadb
+    mode tcp
+    server gal1 10.0.0.11:3306 check inter 2000 rise 2 fall 5   # the first
+    server gal2 10.0.0.12:3306 check backup inter 2000
+\tserver gal3 10.0.0.13:3306 disabled check
+    server-template extra 3 _mysql._tcp.example resolvers dns
+""".splitlines(keepends=True)
+
+
+def test_servers_are_the_server_lines_with_their_flags():
+    assert cfg.servers(GALERA, cfg.parse(GALERA)[0]) == [
+        dict(index=2, name='gal1', address='10.0.0.11:3306', backup=False, disabled=False),
+        dict(index=3, name='gal2', address='10.0.0.12:3306', backup=True, disabled=False),
+        dict(index=4, name='gal3', address='10.0.0.13:3306', backup=False, disabled=True),
+    ]
+
+
+@pytest.mark.parametrize('line, present, expected', [
+    (GALERA[2], True, '    server gal1 10.0.0.11:3306 check inter 2000 rise 2 fall 5 backup   # the first\n'),
+    (GALERA[3], False, '    server gal2 10.0.0.12:3306 check inter 2000\n'),
+    (GALERA[3], True, '    server gal2 10.0.0.12:3306 check inter 2000 backup\n'),
+    (GALERA[4], True, '\tserver gal3 10.0.0.13:3306 disabled check backup\n'),
+    ('server backup 10.0.0.14:3306 check\n', True, 'server backup 10.0.0.14:3306 check backup\n'),   # a server named backup
+])
+def test_with_flag_adds_or_removes_the_word_after_the_address_only(line, present, expected):
+    assert cfg.with_flag(line, 'backup', present) == expected
