@@ -20,11 +20,12 @@ PLAYBOOK = pathlib.Path(__file__).resolve().parents[2] / "playbooks" / "checkup.
 def checkup(lab, report_path, check=False, **extra):
     """Run the check-up; returns (rc, the JSON report it wrote)."""
     nova_db = module_args(lab)["nova_db"]
-    rc, _out = run_playbook(PLAYBOOK, dict(
+    variables = dict(
         checkup_cloud="opslab", checkup_nova_db=dict(nova_db, login_db="nova_api"),
         checkup_rabbitmq_login=login(lab), checkup_vhosts=["/"], checkup_transport_url=lab.cfg.transport_url(),
-        checkup_conductors=list(CONTROLLERS), checkup_ping_timeout=5, checkup_report_path=str(report_path), **extra),
-        check=check, env={"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))})
+        checkup_conductors=list(CONTROLLERS), checkup_ping_timeout=5, checkup_report_path=str(report_path))
+    rc, _out = run_playbook(PLAYBOOK, dict(variables, **extra), check=check,
+                            env={"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))})
     return rc, json.loads(report_path.read_text())
 
 
