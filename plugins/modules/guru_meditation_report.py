@@ -23,9 +23,9 @@ description:
     process by the report's own Processes section.
   - oslo.reports masks options declared secret (C([database] connection), C(transport_url), passwords) as C(***);
     the module also masks passwords inside URLs and options whose names say password, secret or token.
-  - A process that is stopped (state T, for example by SIGSTOP) cannot run a signal handler until it is continued,
+  - "A process that is stopped (state T, for example by SIGSTOP) cannot run a signal handler until it is continued,
     so it is not signalled; its entry says C(no report: process stopped (state T)). A process that does not answer
-    within O(timeout) gets the same kind of entry with its state; the module never waits longer.
+    within O(timeout) gets the same kind of entry with its state; the module never waits longer."
   - Nothing else changes on the host; the result is never C(changed). In check mode the processes, the signal and
     where the reports would land are returned, and nothing is sent.
   - Run it with privileges to signal the service and read its C(/proc) entries (C(become)).
@@ -163,14 +163,14 @@ reports:
       description: Whether its report was read.
       type: bool
     reason:
-      description: Why there is no report (C(null) when there is), such as C(no report: process stopped (state T)...).
+      description: "Why there is no report (C(null) when there is), such as C(no report: process stopped (state T)...)."
       type: str
     state:
       description: The process's state letter before the signal (C(S), C(R), C(T), ...).
       type: str
     source:
-      description: Where the report was read, such as C(stderr file: /var/log/nova/nova-conductor.out), C(journal:
-        nova-conductor.service), C(container log: nova_conductor) or C(report directory: /var/log/nova/gmr).
+      description: "Where the report was read, such as C(stderr file: /var/log/nova/nova-conductor.out), C(journal:
+        nova-conductor.service), C(container log: nova_conductor) or C(report directory: /var/log/nova/gmr)."
       type: str
     text:
       description: The report, secrets masked, at most O(max_bytes) bytes.
@@ -207,7 +207,7 @@ reports:
       elements: dict
       sample: [{pid: 2310, parent: 2301, user: nova, uid: 42436, state: sleeping, depth: 0}]
     configuration:
-      description: The configuration as the process runs it, C({group: {option: value}}), secrets as C(***).
+      description: "The configuration as the process runs it, C({group: {option: value}}), secrets as C(***)."
       type: dict
       sample: {database: {connection: "***", max_pool_size: "5"}}
     other:
