@@ -189,8 +189,8 @@ reports:
       description: Native threads, each with its stack, innermost frame last.
       type: list
       elements: dict
-      sample: [{name: "Thread #140671493774208", frames: [{file: /usr/bin/nova-conductor, line: 10,
-               function: <module>, code: sys.exit(main())}]}]
+      sample: [{name: "Thread #140671493774208", frames: [{file: /usr/lib/python3/dist-packages/nova/cmd/conductor.py,
+               line: 53, function: main, code: service.wait()}]}]
     threads_total:
       description: How many threads the report lists.
       type: int

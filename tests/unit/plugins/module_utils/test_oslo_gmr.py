@@ -92,8 +92,8 @@ def test_seed_004_report_of_an_old_release_parses():
     parsed = oslo_gmr.parse(text)
     assert parsed['package']['version'] == '13.0.0'
     assert parsed['green_threads_total'] == 2 and parsed['green_threads'][1]['frames'] == []
-    assert parsed['green_threads'][0]['frames'][0] == {'file': '/usr/bin/nova-api', 'line': 10,
-                                                      'function': '<module>', 'code': 'sys.exit(main())'}
+    expected = {'file': '/usr/bin/nova-api', 'line': 10, 'function': '<module>', 'code': 'sys.exit(main())'}
+    assert parsed['green_threads'][0]['frames'][0] == expected
     assert [(p['pid'], p['depth'], p['state']) for p in parsed['processes']] == [(4320, 0, 'running'),
                                                                                  (4335, 1, 'sleeping')]
     assert oslo_gmr.reporter(text) == 4320
@@ -125,8 +125,8 @@ def test_config_files_from_the_command_line(tmp_path, monkeypatch):
     files = oslo_gmr.config_files(process, oslo_gmr.project_of(process))
     assert files == ['/etc/nova/nova.conf', f'{tmp_path}/conf.d/b.conf']
     assert oslo_gmr.project_of(process) == 'nova'
-    assert oslo_gmr.oslo_reports_options(process, files) == {'log_dir': '/var/log/nova/gmr',
-                                                              'file_event_handler': None}
+    expected = {'log_dir': '/var/log/nova/gmr', 'file_event_handler': None}
+    assert oslo_gmr.oslo_reports_options(process, files) == expected
     monkeypatch.setattr(process, 'cmdline', lambda: ['/usr/bin/python3', '/usr/bin/nova-compute'])
     assert oslo_gmr.config_files(process, 'nova') == ['/etc/nova/nova.conf']
 
