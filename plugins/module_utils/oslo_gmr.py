@@ -238,6 +238,17 @@ class Proc:
                 return {number + 1 for number in range(64) if mask_bits >> number & 1}
         return set()
 
+    def own_pids(self):
+        """The PID in this host's namespace and in the process's own (a container's), from NSpid."""
+        pids = {self.pid}
+        try:
+            for line in self._read('status').splitlines():
+                if line.startswith('NSpid:'):
+                    pids.update(int(part) for part in line.split()[1:])
+        except (OSError, ValueError):
+            pass
+        return pids
+
     def cmdline(self):
         return [part for part in self._read('cmdline').split('\0') if part]
 
@@ -509,15 +520,16 @@ def wait_for_report(process, landing, timeout, poll=0.2, clock=time.monotonic, s
     """The complete report of process written since landing.mark(), or None after timeout seconds.
 
     A report counts once its text stopped growing between two polls and its Processes section names the process
-    (or, where the report does not say, it is the only one).
+    (by its PID here or, in a container, in the container's PID namespace) or names no process.
     """
+    own = process.own_pids() | {None}
     deadline = clock() + timeout
     previous = None
     while True:
         text = landing.read()
         if text == previous:
             mine = [report for report in split_reports(text) if complete(report)
-                    and reporter(report) in (process.pid, None)]
+                    and reporter(report) in own]
             if mine:
                 return mine[-1]
         previous = text

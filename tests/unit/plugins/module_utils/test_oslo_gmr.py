@@ -222,3 +222,23 @@ def test_no_report_says_why():
         def state():
             return 'T'
     assert oslo_gmr.no_report(Stopped(), 5).startswith('no report: process stopped (state T)')
+
+
+def test_a_containers_report_names_the_pid_of_its_namespace(tmp_path, real_report):
+    """In a kolla container the report's Processes section has the container's PID (NSpid), not this host's."""
+    pid, text = real_report
+    (tmp_path / '4321').mkdir()
+    (tmp_path / '4321' / 'status').write_text(f'Name:\tnova-conductor\nNSpid:\t4321\t{pid}\n')
+    (tmp_path / '4321' / 'stat').write_text('4321 (nova-conductor) S 4300 0')
+    process = oslo_gmr.Proc(4321, str(tmp_path))
+    assert process.own_pids() == {4321, pid}
+
+    class Landing:
+        @staticmethod
+        def read():
+            return text
+    assert oslo_gmr.wait_for_report(process, Landing(), 5, poll=0) == oslo_gmr.split_reports(text)[0]
+    other = oslo_gmr.Proc(4321, str(tmp_path))
+    other.own_pids = lambda: {4321}
+    ticks = iter(range(100))
+    assert oslo_gmr.wait_for_report(other, Landing(), 3, poll=0, clock=lambda: next(ticks)) is None
