@@ -55,8 +55,8 @@ options:
         default: 3600
   service_configs:
     description:
-      - oslo.config files on the host the module runs on (V(/etc/nova/nova.conf), V(/etc/placement/placement.conf)):
-        each C([database]), C([api_database]) or C([placement_database]) section with a C(connection) is a service,
+      - oslo.config files on the host the module runs on (V(/etc/nova/nova.conf), V(/etc/placement/placement.conf)).
+        Each C([database]), C([api_database]) or C([placement_database]) section with a C(connection) is a service,
         whose user and database come from the connection URL and whose recycle time is its
         C(connection_recycle_time) (oslo.db's 3600 when unset). A missing file fails the task.
     type: list
