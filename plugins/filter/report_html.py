@@ -20,6 +20,8 @@ description:
     concern, and the repairs.
   - V(conductor_recovery) shows the steps of C(recover_conductor) on a time axis with their durations and results,
     each conductor's state, the queue depths before and after, the purge and the entrance.
+  - V(db_connections) shows each database node of C(inventory_db_connections) - its totals against
+    C(max_connections), the findings, the connections per user/host/database/command, open transactions and lock waits.
   - Every page starts with a header naming the cloud, the time, what was run (check mode or not) and the verdict.
   - Passwords in URLs are masked as in the JSON, and values under keys that look like secrets are hidden.
 options:
@@ -31,7 +33,7 @@ options:
     description: Which runbook's report it is.
     type: str
     required: true
-    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery]
+    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery, db_connections]
   cloud:
     description: What the header calls the cloud (a C(clouds.yaml) name, a VIP, a database host). A dict of cloud
       settings is never shown, only said to be given inline.

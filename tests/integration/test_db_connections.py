@@ -206,6 +206,8 @@ def test_the_playbook_writes_one_report_per_node_and_its_artifacts(lab, scratch,
     assert idle_id in [item["id"] for item in node["connections"]]
     assert "invocation" not in node and "ops-lab-secret" not in json.dumps(report)
     assert node["variables"]["wait_timeout"] >= 1 and node["totals"]["connections"] >= 1
+    page = (reports / "db-connections.html").read_text()
+    assert 'data-kind="db_connections"' in page and 'id="render-error"' not in page and 'data-node="localhost"' in page
     stats = artifacts(run)["openstack_ops_run"]
     assert stats["result"] == "ok" and stats["counts"]["nodes"] == 1 and stats["report"] == str(
         reports / "db-connections.json")
