@@ -767,7 +767,7 @@ def _db_connections(report):
         verdict, level = f'{findings} finding(s) on {len(nodes)} node(s): {", ".join(kinds)}', 'warn'
     else:
         verdict, level = f'no findings on {len(nodes)} node(s)', 'ok'
-    body = (f'<h2>Nodes</h2><p>Seed 003: many long-held connections, cut under the services\' pools by MariaDB\'s '
+    body = ('<h2>Nodes</h2><p>Seed 003: many long-held connections, cut under the services\' pools by MariaDB\'s '
             'wait_timeout or haproxy\'s timeouts.</p>'
             + ''.join(_db_node(host, node) for host, node in sorted(nodes.items())))
     return dict(title='Database connections', verdict=verdict, level=level, body=body, time=report.get('generated'),

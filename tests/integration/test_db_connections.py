@@ -78,7 +78,7 @@ def global_wait_timeout(lab):
 
 
 def test_idle_connections_an_idle_transaction_holding_a_lock_and_its_waiter_are_seen(lab, scratch, tmp_path):
-    idle = [scratch(user="nova", database="nova_cell1") for _ in range(3)]
+    idle = [scratch(user="nova", database="nova_cell1") for _number in range(3)]
     idle_ids = sorted(scalar(connection, "SELECT CONNECTION_ID()") for connection in idle)
     holder = scratch(autocommit=False)
     holder_id = scalar(holder, "SELECT CONNECTION_ID()")

@@ -33,9 +33,12 @@ LOCK_WAITS = [dict(waiting_trx='901', blocking_trx='900', lock_table='`placement
 class FakeServer:
     """Answers the snapshot's statements by what they read; an exception in ``errors`` is raised for its view."""
 
-    def __init__(self, views=MARIADB_VIEWS, processes=PROCESSES, transactions=TRANSACTIONS, lock_waits=LOCK_WAITS,
+    def __init__(self, views=None, processes=None, transactions=None, lock_waits=None,
                  errors=None, per_thread=None, wait_timeout=28800, max_connections=100, connected=9):
-        self.views, self.processes, self.transactions, self.lock_waits = views, processes, transactions, lock_waits
+        self.views = MARIADB_VIEWS if views is None else views
+        self.processes = PROCESSES if processes is None else processes
+        self.transactions = TRANSACTIONS if transactions is None else transactions
+        self.lock_waits = LOCK_WAITS if lock_waits is None else lock_waits
         self.errors = errors or {}
         self.per_thread = per_thread
         self.wait_timeout, self.max_connections, self.connected = wait_timeout, max_connections, connected

@@ -10,6 +10,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mari
 from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.module_utils.mariadb_connections_fakes import (
     NOVA_CONF, TRANSACTIONS, FakeServer)
 
+
 def snapshot(**server):
     return mc.read(FakeServer(**server), pymysql.MySQLError)
 
@@ -51,7 +52,7 @@ def test_read_on_mysql_8_uses_performance_schema_data_lock_waits():
 def test_without_the_process_privilege_transactions_are_missing_not_an_error():
     denied = pymysql.err.OperationalError(1227, 'Access denied; you need (at least one of) the PROCESS privilege(s)')
     found = snapshot(errors={'FROM information_schema.INNODB_TRX': denied,
-                              'FROM information_schema.INNODB_LOCK_WAITS': denied})
+                             'FROM information_schema.INNODB_LOCK_WAITS': denied})
 
     assert found['transactions'] is None and found['lock_waits'] is None
     assert 'PROCESS privilege' in found['missing']['transactions']

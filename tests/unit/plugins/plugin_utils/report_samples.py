@@ -265,8 +265,8 @@ def db_connections(failed=False):
     held = dict(kind='long_held', service='nova', count=2, threads=[40, 41],
                 message='nova: 2 connection(s) idle longer than connection_recycle_time 3600 (longest 5000 s)')
     gal1 = dict(
-        msg='12 of max_connections 4096 connected', server=dict(where='10.0.0.11:3306', version='10.11.6-MariaDB',
-                                                              hostname='gal1'),
+        msg='12 of max_connections 4096 connected',
+        server=dict(where='10.0.0.11:3306', version='10.11.6-MariaDB', hostname='gal1'),
         variables=dict(wait_timeout=28800, interactive_timeout=28800, max_connections=4096, innodb_lock_wait_timeout=50),
         status=dict(threads_connected=12, aborted_clients=17), missing={},
         totals=dict(connections=9, system_threads=2, threads_connected=12, max_connections=4096, used_ratio=0.0029,
