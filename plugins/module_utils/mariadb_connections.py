@@ -150,7 +150,8 @@ def inventory(snapshot, services, default_recycle_time=OSLO_DEFAULT_RECYCLE, hap
     variables = snapshot['variables']
     global_wait = variables['wait_timeout']
     per_thread = snapshot.get('thread_wait_timeouts') or {}
-    trx_by_thread = {int(trx['thread_id']): trx for trx in snapshot['transactions'] or []}
+    trx_by_thread = {int(trx['thread_id']): trx for trx in snapshot['transactions'] or []
+                     if int(trx['thread_id']) != snapshot['own_id']}
     services = [dict(service, databases=list(service.get('databases') or []),
                      connection_recycle_time=int(service.get('connection_recycle_time', OSLO_DEFAULT_RECYCLE)))
                 for service in services]
@@ -233,6 +234,8 @@ def inventory(snapshot, services, default_recycle_time=OSLO_DEFAULT_RECYCLE, hap
     transactions = []
     for trx in snapshot['transactions'] or []:
         thread = int(trx['thread_id'])
+        if thread == snapshot['own_id']:   # the inventory's own read view
+            continue
         item = by_id.get(thread, {})
         transactions.append(dict(
             trx_id=str(trx['trx_id']), thread_id=thread, state=trx['state'], age=int(trx['age'] or 0),

@@ -22,6 +22,7 @@ PROCESSES = [
     dict(id=30, user='root', host='localhost', db=None, command='Sleep', time=7200, state='', info=None),
 ]
 TRANSACTIONS = [
+    dict(trx_id=421, state='RUNNING', thread_id=5, age=0, waiting=None, rows_locked=0, rows_modified=0, query='SELECT'),
     dict(trx_id=900, state='RUNNING', thread_id=20, age=95, waiting=None, rows_locked=3, rows_modified=1, query=None),
     dict(trx_id=901, state='LOCK WAIT', thread_id=21, age=30, waiting=30, rows_locked=1, rows_modified=0,
          query='UPDATE allocations SET used = 1'),

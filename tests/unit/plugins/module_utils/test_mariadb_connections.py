@@ -112,6 +112,8 @@ def test_a_wait_timeout_at_or_below_the_recycle_time_is_flagged_per_connection_w
 def test_transactions_idle_or_long_and_the_lock_wait_with_its_blocker():
     result = mc.inventory(snapshot(), [dict(name='placement', user='placement')], long_transaction_seconds=60)
 
+    assert [trx['thread_id'] for trx in result['transactions']] == [20, 21]   # not the inventory's own (5)
+
     idle = kinds(result)['idle_in_transaction']
     assert idle['threads'] == [20] and '3 row(s) locked' in idle['message']
     assert 'long_transaction' not in kinds(result)   # the waiting one is 30 s old
