@@ -64,7 +64,7 @@ options:
     default: []
   default_recycle_time:
     description:
-      - The recycle time the connections of no listed service are judged against (oslo.db's default). Null leaves
+      - The recycle time the connections of no listed service are judged against (oslo.db's default). V(0) leaves
         them unjudged.
     type: int
     default: 3600
@@ -267,7 +267,7 @@ class MariadbConnectionInfo(OpsModule):
             [(path, _read(path)) for path in params['service_configs']])
         snapshot = mariadb_connections.read(self.mariadb, mariadb.ERRORS)
         found = mariadb_connections.inventory(
-            snapshot, services, default_recycle_time=params['default_recycle_time'],
+            snapshot, services, default_recycle_time=params['default_recycle_time'] or None,
             haproxy_timeout=params['haproxy_timeout'], long_transaction_seconds=params['long_transaction_seconds'],
             max_connections_ratio=params['max_connections_ratio'], max_listed=params['max_listed'])
         for what, why in snapshot['missing'].items():

@@ -159,7 +159,7 @@ def test_a_wait_timeout_below_a_service_recycle_time_is_flagged(lab, scratch, gl
     services = [dict(name="placement", user="placement", connection_recycle_time=3600),
                 dict(name="nova", user="nova", connection_recycle_time=300)]
 
-    result = run_module("mariadb_connection_info", dict(login(lab), services=services, default_recycle_time=None))
+    result = run_module("mariadb_connection_info", dict(login(lab), services=services, default_recycle_time=0))
 
     assert result.get("failed") is not True, result
     flagged = [finding for finding in result["findings"] if finding["kind"] == "wait_timeout_below_recycle"]

@@ -50,6 +50,13 @@ def test_the_inventory_is_read_only_and_names_the_findings(run_module, servers, 
     assert 'per_thread_wait_timeout' in result['missing'] and not result.get('warnings')
 
 
+def test_default_recycle_time_0_leaves_other_users_unjudged(run_module, servers):
+    rc, result = run_module(mariadb_connection_info.main, dict(login_host='db1', default_recycle_time=0))
+
+    assert rc == 0 and [row['name'] for row in result['services']] == []
+    assert 'long_held' not in {finding['kind'] for finding in result['findings']}
+
+
 def test_fail_on_findings_fails_with_every_message(run_module, servers):
     rc, result = run_module(mariadb_connection_info.main, dict(login_host='db1', fail_on_findings=True))
 
