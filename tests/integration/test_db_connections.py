@@ -185,7 +185,7 @@ def test_a_wrong_login_and_an_unreachable_server_fail_clearly(lab, scratch):
     assert f"at 127.0.0.1:{lab.cfg.port('mariadb')}" in wrong["msg"] and "not-the-password" not in json.dumps(wrong)
     assert closed["failed"] is True and "Cannot connect to database (default) at 127.0.0.1:" in closed["msg"], closed
     assert "findings" not in wrong and "findings" not in closed
-    assert scalar(observer, own) == sessions   # neither run left a session behind
+    assert scalar(observer, own) <= sessions   # neither run left a session behind
 
 
 def test_the_playbook_writes_one_report_per_node_and_its_artifacts(lab, scratch, tmp_path):
