@@ -28,6 +28,9 @@ description:
   - V(triage) (C(triage_instance.yml)) shows each instance's verdict, states, cell, host service, the boot step it
     stands in with the services and logs to read, its faults, actions with their request ids, its allocations, and the
     C(trace_request.yml) command for those request ids.
+
+  - V(db_connections) shows each database node of C(inventory_db_connections) - its totals against
+    C(max_connections), the findings, the connections per user/host/database/command, open transactions and lock waits.
   - Every page starts with a header naming the cloud, the time, what was run (check mode or not) and the verdict.
   - Passwords in URLs are masked as in the JSON, and values under keys that look like secrets are hidden.
 options:
@@ -39,7 +42,8 @@ options:
     description: Which runbook's report it is.
     type: str
     required: true
-    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery, trace, tuning, triage]
+    choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery, trace, tuning, triage,
+              db_connections]
   cloud:
     description: What the header calls the cloud (a C(clouds.yaml) name, a VIP, a database host). A dict of cloud
       settings is never shown, only said to be given inline.

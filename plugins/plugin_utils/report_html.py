@@ -15,7 +15,8 @@ import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
-KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning', 'triage')
+KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning', 'triage',
+         'db_connections')
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
@@ -133,7 +134,8 @@ def render(report, kind, cloud=None, title=None, generated=None, check_mode=None
         raise TypeError(f'the report must be a dict, not {type(report).__name__}')
     report = mask(report)
     renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
-                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace, tuning=_tuning, triage=_triage)[kind]
+                    cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace, tuning=_tuning, triage=_triage,
+                    db_connections=_db_connections)[kind]
     try:
         page = renderer(report)
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -958,3 +960,79 @@ def _triage(report):
             + f'<p class="muted">{e(report.get("service_rule"))}</p>')
     return dict(title='Instance triage', verdict=verdict, level=worst if instances else 'warn', body=body,
                 time=report.get('checked_at'), run=lambda _cm: 'read-only (changes nothing)')
+
+
+# ---------------------------------------------------------------- database connections
+
+LIST_GROUPS = 100
+
+
+def _db_node(host, node):
+    if node.get('failed'):
+        return (f'<section class="provider over" data-node="{e(host)}" data-failed="true"><h3>{e(host)}</h3>'
+                f'<p class="badtext">Not read: {e(node.get("msg"))}</p></section>')
+    totals = node.get('totals') or {}
+    status = node.get('status') or {}
+    variables = node.get('variables') or {}
+    figures = [('connections', 'client connections', totals.get('connections')),
+               ('threads_connected', 'threads connected', totals.get('threads_connected')),
+               ('max_connections', 'max_connections', totals.get('max_connections')),
+               ('idle', 'idle', totals.get('idle')), ('idle_max', 'longest idle (s)', totals.get('idle_max')),
+               ('wait_timeout', 'wait_timeout (s)', variables.get('wait_timeout')),
+               ('transactions', 'open transactions', totals.get('transactions')),
+               ('lock_waits', 'lock waits', totals.get('lock_waits')),
+               ('aborted_clients', 'Aborted_clients', status.get('aborted_clients'))]
+    summary = ('<table class="node-summary"><tbody>' + ''.join(
+        f'<tr><th>{e(label)}</th><td class="n" data-key="{key}">{e(value)}</td></tr>' for key, label, value in figures)
+        + '</tbody></table>')
+    findings = node.get('findings') or []
+    finding_rows = [(e(f.get('kind')), e(f.get('service')), e(f.get('count')), e(f.get('message'))) for f in findings]
+    groups = node.get('groups') or []
+    group_rows = [(e(g.get('user')), e(g.get('host')), e(g.get('db')), e(g.get('command')), e(g.get('service')),
+                   e(g.get('count')), e(g.get('idle_max')), e(g.get('in_transaction'))) for g in groups[:LIST_GROUPS]]
+    trx_rows = [(e(t.get('thread_id')), e(t.get('user')), e(t.get('db')), e(t.get('state')), e(t.get('age')),
+                 e(t.get('idle')), e(t.get('rows_locked')), f'<code>{e(t.get("query"))}</code>')
+                for t in node.get('transactions') or []]
+    wait_rows = [(e(w.get('waiting_thread')), e(w.get('waiting_seconds')), e(w.get('blocking_thread')),
+                  e(w.get('blocking_idle')), e(w.get('lock_table')), e(w.get('lock_index')),
+                  f'<code>{e(w.get("waiting_query"))}</code>') for w in node.get('lock_waits') or []]
+    missing = node.get('missing') or {}
+    server = node.get('server') or {}
+    return (f'<section class="provider{" over" if findings else ""}" data-node="{e(host)}" '
+            f'data-findings="{len(findings)}"><h3>{e(host)} <span class="muted">{e(server.get("where"))}, '
+            f'{e(server.get("version"))}</span></h3>{summary}'
+            + ('<h3>Findings</h3>' + _table(['kind', 'service', 'count', 'what it means'], finding_rows,
+                                            numeric=(2,), attrs=' class="findings"')
+               if findings else '<p class="good">No findings.</p>')
+            + '<h3>Connections per user, host, database and command</h3>'
+            + _table(['user', 'client host', 'database', 'command', 'service', 'count', 'longest idle (s)',
+                      'in a transaction'], group_rows, numeric=(5, 6, 7), attrs=' class="groups"')
+            + (f'<p class="more">and {len(groups) - LIST_GROUPS} more group(s) (in the JSON report)</p>'
+               if len(groups) > LIST_GROUPS else '')
+            + ('<h3>Open transactions</h3>' + _table(['thread', 'user', 'database', 'state', 'age (s)', 'idle',
+                                                      'rows locked', 'query'], trx_rows, numeric=(0, 4, 6),
+                                                     attrs=' class="transactions"') if trx_rows else '')
+            + ('<h3>Lock waits</h3>' + _table(['waiting thread', 'waiting (s)', 'blocked by thread', 'blocker idle',
+                                               'table', 'index', 'waiting query'], wait_rows, numeric=(0, 1, 2),
+                                              attrs=' class="lock-waits"') if wait_rows else '')
+            + (''.join(f'<p class="muted">Not seen - {e(what)}: {e(why)}</p>' for what, why in sorted(missing.items())
+                       if what != 'per_thread_wait_timeout'))
+            + '</section>')
+
+
+def _db_connections(report):
+    nodes = report.get('nodes') or {}
+    failed = report.get('failed_nodes') or []
+    findings = sum(len(node.get('findings') or []) for node in nodes.values())
+    kinds = report.get('finding_kinds') or []
+    if failed:
+        verdict, level = f'{len(failed)} of {len(nodes)} node(s) could not be read: {", ".join(failed)}', 'bad'
+    elif findings:
+        verdict, level = f'{findings} finding(s) on {len(nodes)} node(s): {", ".join(kinds)}', 'warn'
+    else:
+        verdict, level = f'no findings on {len(nodes)} node(s)', 'ok'
+    body = ('<h2>Nodes</h2><p>Seed 003: many long-held connections, cut under the services\' pools by MariaDB\'s '
+            'wait_timeout or haproxy\'s timeouts.</p>'
+            + ''.join(_db_node(host, node) for host, node in sorted(nodes.items())))
+    return dict(title='Database connections', verdict=verdict, level=level, body=body, time=report.get('generated'),
+                run=lambda cm: 'check mode: read-only (nothing is ever changed)' if cm else 'read-only inventory')

@@ -130,9 +130,24 @@ def _triage(dom, report):
     assert sections == {item["instance_uuid"]: item["verdict"] for item in report["instances"]}
 
 
+def _db_connections(dom, report):
+    sections = {s["attrs"]["data-node"]: s for s in dom.find("section", data_node=True)}
+    assert set(sections) == set(report["nodes"])
+    for host, node in report["nodes"].items():
+        if node.get("failed"):
+            assert sections[host]["attrs"]["data-failed"] == "true" and "Not read" in sections[host]["text"]
+            continue
+        assert sections[host]["attrs"]["data-findings"] == str(len(node["findings"]))
+        for finding in node["findings"]:
+            assert finding["kind"] in sections[host]["text"]
+    shown = [td["text"].strip() for td in dom.find("td", data_key="connections")]
+    assert shown == [str(node["totals"]["connections"]) for _host, node in sorted(report["nodes"].items())
+                     if not node.get("failed")]
+
+
 CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
               cells=_cells,
-              conductor_recovery=_conductor_recovery, tuning=_tuning, triage=_triage)
+              conductor_recovery=_conductor_recovery, tuning=_tuning, triage=_triage, db_connections=_db_connections)
 
 
 def check_page(page, report, kind, name):
@@ -171,6 +186,8 @@ SAMPLES = {
     "sample-tune-nova": (samples.tuning, "tuning"),
     "sample-tune-nova-shorter-wait": (lambda: samples.tuning(shorter=True), "tuning"),
     "sample-triage": (samples.triage, "triage"),
+    "sample-db-connections": (samples.db_connections, "db_connections"),
+    "sample-db-connections-not-read": (lambda: samples.db_connections(failed=True), "db_connections"),
 }
 
 

@@ -309,3 +309,44 @@ def triage():
                 selection=dict(mode='given'), service_rule="up when its last report is within service_down_time (60 s)",
                 summary=dict(triaged=2, verdicts=dict(error=1, healthy=1)),
                 trace_request_terms=['req-49530488-2149-4f15-85ea-5659267ffada', failed['instance_uuid']])
+
+
+def db_connections(failed=False):
+    """inventory_db_connections.yml's report: two Galera nodes, one with seed 003's findings (or not read)."""
+    finding = dict(kind='idle_in_transaction', service='nova', count=1, threads=[42],
+                   message='1 connection(s) idle inside a transaction open for at least 60 s (longest 610 s, '
+                           "3 row(s) locked): cut by a timeout, the client gets 'Transaction error, need to rollback'")
+    held = dict(kind='long_held', service='nova', count=2, threads=[40, 41],
+                message='nova: 2 connection(s) idle longer than connection_recycle_time 3600 (longest 5000 s)')
+    gal1 = dict(
+        msg='12 of max_connections 4096 connected',
+        server=dict(where='10.0.0.11:3306', version='10.11.6-MariaDB', hostname='gal1'),
+        variables=dict(wait_timeout=28800, interactive_timeout=28800, max_connections=4096, innodb_lock_wait_timeout=50),
+        status=dict(threads_connected=12, aborted_clients=17), missing={},
+        totals=dict(connections=9, system_threads=2, threads_connected=12, max_connections=4096, used_ratio=0.0029,
+                    idle=8, idle_max=5000, transactions=2, lock_waits=1, findings=3),
+        groups=[dict(user='nova', host='10.0.0.21', db='nova', command='Sleep', service='nova', count=6,
+                     time_max=5000, idle_max=5000, in_transaction=1),
+                dict(user='placement', host='10.0.0.21', db='placement', command='Query', service='(other users)',
+                     count=1, time_max=30, idle_max=None, in_transaction=1)],
+        transactions=[dict(trx_id='900', thread_id=42, state='RUNNING', age=610, waiting=None, rows_locked=3,
+                           rows_modified=1, query=None, user='nova', host='10.0.0.21', db='nova', service='nova',
+                           idle=True, idle_time=600),
+                      dict(trx_id='901', thread_id=43, state='LOCK WAIT', age=30, waiting=30, rows_locked=1,
+                           rows_modified=0, query='UPDATE instances SET task_state = <NULL>', user='nova',
+                           host='10.0.0.22', db='nova', service='nova', idle=False, idle_time=0)],
+        lock_waits=[dict(waiting_trx='901', waiting_thread=43, waiting_user='nova', waiting_seconds=30,
+                         waiting_query='UPDATE instances SET task_state = <NULL>', blocking_trx='900',
+                         blocking_thread=42, blocking_user='nova', blocking_idle=True, blocking_age=610,
+                         lock_table='`nova`.`instances`', lock_index='PRIMARY', lock_mode='X')],
+        findings=[held, finding, dict(kind='lock_wait', service=None, count=1, threads=[43],
+                                      message='1 lock wait(s) (longest 30 s of innodb_lock_wait_timeout 50); blocked '
+                                              'by thread(s) 42')])
+    gal2 = (dict(msg="Cannot connect to database (default) at 10.0.0.12:3306: (2003, \"Can't connect\")", failed=True)
+            if failed else dict(gal1, findings=[], groups=[], transactions=[], lock_waits=[],
+                                server=dict(gal1['server'], where='10.0.0.12:3306', hostname='gal2'),
+                                totals=dict(gal1['totals'], connections=0, idle=0, idle_max=0, transactions=0,
+                                            lock_waits=0, findings=0)))
+    return dict(runbook='inventory_db_connections', generated='2026-12-03T03:00:00.000000+00:00', check_mode=False,
+                failed_nodes=['gal2'] if failed else [],
+                finding_kinds=['idle_in_transaction', 'lock_wait', 'long_held'], nodes=dict(gal1=gal1, gal2=gal2))

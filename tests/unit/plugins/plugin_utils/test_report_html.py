@@ -339,3 +339,28 @@ def test_triage_shows_each_instance_with_its_step_fault_and_the_trace_command():
     assert 'scheduling' in [b['text'] for b in page.find('b', data_key='step')]
     assert 'cmp1' in sections[healthy['instance_uuid']]['text'] and 'MEMORY_MB 512' in sections[healthy['instance_uuid']]['text']
     assert page.one(id='trace')['text'].endswith(','.join(report['trace_request_terms']))
+
+
+def test_db_connections_shows_each_node_its_findings_transactions_and_lock_waits():
+    report = samples.db_connections()
+    page = render(report, 'db_connections')
+    assert_self_contained(page)
+    parsed = Page(page)
+
+    assert parsed.one('header')['attrs']['data-level'] == 'warn'
+    assert '3 finding(s) on 2 node(s): idle_in_transaction, lock_wait, long_held' in parsed.one(id='verdict')['text']
+    nodes = {s['attrs']['data-node']: s for s in parsed.find('section') if 'data-node' in s['attrs']}
+    assert set(nodes) == {'gal1', 'gal2'}
+    assert nodes['gal1']['attrs']['data-findings'] == '3' and nodes['gal2']['attrs']['data-findings'] == '0'
+    assert [td['text'].strip() for td in parsed.find('td') if td['attrs'].get('data-key') == 'idle_max'] == ['5000', '0']
+    assert 'Transaction error, need to rollback' in nodes['gal1']['text']
+    assert 'UPDATE instances SET task_state = &lt;NULL&gt;' in page and '<NULL>' not in page
+
+
+def test_db_connections_with_a_node_not_read_is_red_and_names_it():
+    page = render(samples.db_connections(failed=True), 'db_connections')
+    parsed = Page(page)
+
+    assert parsed.one('header')['attrs']['data-level'] == 'bad'
+    assert '1 of 2 node(s) could not be read: gal2' in parsed.one(id='verdict')['text']
+    assert "Not read: Cannot connect to database (default) at 10.0.0.12:3306" in page.replace('&quot;', '"')
