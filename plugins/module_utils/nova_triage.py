@@ -193,7 +193,7 @@ class Triage:
 
     def open(self):
         """The database clock and every cell, each opened (or its error kept)."""
-        self.now = self.nova.query('SELECT UTC_TIMESTAMP() AS now')[0]['now']
+        self.now = self.nova.query('SELECT UTC_TIMESTAMP(6) AS now')[0]['now']
         rows = self.nova.query('SELECT id, uuid, name, database_connection, transport_url, disabled '
                                'FROM cell_mappings ORDER BY id')
         self.cells = [nova_cells.Cell(row) for row in rows]
@@ -374,7 +374,9 @@ class Triage:
         row = rows[0]
         heartbeat = row['last_seen_up'] or row['created_at']
         age = _age(self.now, heartbeat)
-        up = not row['forced_down'] and age is not None and abs(age) <= self.service_down_time
+        # nova compares the exact elapsed time: a heartbeat 60.4 s old is down at service_down_time 60
+        up = not row['forced_down'] and heartbeat is not None and \
+            abs((self.now - heartbeat).total_seconds()) <= self.service_down_time
         return dict(host=row['host'], binary=row['binary'], exists=True, up=up, disabled=bool(row['disabled']),
                     disabled_reason=row['disabled_reason'], forced_down=bool(row['forced_down']),
                     last_seen_up=_iso(row['last_seen_up']), updated_at=_iso(row['updated_at']),

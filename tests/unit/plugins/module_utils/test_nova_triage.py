@@ -30,7 +30,7 @@ class FakeDatabase:
 
     def query(self, sql, args=None):
         self.statements.append(sql)
-        if 'UTC_TIMESTAMP() AS now' in sql:
+        if 'UTC_TIMESTAMP(6) AS now' in sql:
             return [dict(now=NOW)]
         table = re.search(r'FROM (\w+)', sql).group(1)
         rows = [dict(row) for row in self.tables.get(table, [])]
