@@ -89,7 +89,8 @@ options:
   read_allocations:
     description:
       - Read each instance's allocations from the Placement API (the OpenStack options say which cloud).
-      - A failure to read them is reported in RV(instances[].allocations.error), not as the module's failure.
+      - A failure to read them is reported in the instance's RV(instances[].allocations) (its C(error)), not as
+        the module's failure.
     type: bool
     default: true
   service_down_time:

@@ -184,8 +184,8 @@ def test_a_young_task_state_is_in_progress_and_a_dead_compute_is_named_with_the_
 
 
 def test_forced_down_and_disabled_services_are_problems_even_with_a_fresh_heartbeat():
-    nova = cloud(cell1=dict(instances=[instance()], services=[service(forced_down=1, disabled=1,
-                                                                       disabled_reason='maintenance')]))
+    down = service(forced_down=1, disabled=1, disabled_reason='maintenance')
+    nova = cloud(cell1=dict(instances=[instance()], services=[down]))
     report = triage(nova).instance(VM)
     assert report['verdict'] == 'host_down'
     assert report['problems'] == ['nova-compute on cmp1 is down: forced down',

@@ -64,8 +64,8 @@ def test_one_instance_is_triaged_with_its_allocations_and_nothing_is_changed(run
 
 
 def test_a_placement_failure_is_reported_in_the_instance_not_as_the_module_failing(run_module, backends):
-    backends(cloud(cell1=dict(instances=[instance()])), ApiError('Placement GET failed with HTTP 503', status=503,
-                                                                  body=''))
+    unavailable = ApiError('Placement GET failed with HTTP 503', status=503, body='')
+    backends(cloud(cell1=dict(instances=[instance()])), unavailable)
     rc, result = run_module(nova_instance_triage.main, dict(ARGS, instances=[VM]))
     assert rc == 0, result
     assert result['instances'][0]['allocations']['error'] == 'Placement GET failed with HTTP 503'
