@@ -263,6 +263,8 @@ class Triage:
         if row is None:
             self._not_found(report, mapping, building, mapped, unreachable)
             allocation_problems(report)
+            if report['problems']:
+                report['summary'] += f"; {'; '.join(report['problems'])}"
             return report
 
         report.update(found=True, cell=cell.label, cell_uuid=cell.uuid, cell0=cell.is_cell0)
