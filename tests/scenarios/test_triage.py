@@ -8,6 +8,7 @@ import uuid
 
 from tests.integration.ansible_runner import run_playbook
 from tests.lab import process
+from tests.lab.cloud import CLOUD_CELLS
 from tests.lab.config import REPO_ROOT
 
 PLAYBOOK = REPO_ROOT / "playbooks" / "triage_instance.yml"
@@ -71,13 +72,14 @@ def test_an_active_server_is_healthy_with_its_allocation_on_its_host(cloud, tmp_
     active = cloud.wait([server])[server]
     assert active["status"] == "ACTIVE"
     host = active["OS-EXT-SRV-ATTR:host"]
+    cell = next(name for name, spec in CLOUD_CELLS.items() if host in spec["computes"])
 
     rc, report, text, _out = triage(cloud, tmp_path, triage_instance_instances=[server],
                                     triage_instance_fail_when_unhealthy=True)
     assert rc == 0, text
     item = report["instances"][0]
     assert item["verdict"] == "healthy", item["problems"]
-    assert (item["cell"], item["host"], item["vm_state"], item["task_state"]) == ("cell1", host, "active", None)
+    assert (item["cell"], item["host"], item["vm_state"], item["task_state"]) == (cell, host, "active", None)
     assert item["host_service"]["up"] is True and item["host_service"]["disabled"] is False
     assert [provider["name"] for provider in item["allocations"]["providers"].values()] == [host]
     assert item["actions"][0]["action"] == "create"
@@ -117,7 +119,7 @@ def test_a_stop_that_its_stopped_compute_never_picks_up_is_stuck_at_the_compute(
     finally:
         if not process.alive(lab.pids["nova-compute-cmp2"]):
             start_compute(lab, "cmp2")
-        process.wait_until(lambda: compute_state(cloud, "cmp2") == "up", 150, "nova-compute on cmp2 to be up")
+        process.wait_until(lambda: compute_state(cloud, "cmp2") == "up", 300, "nova-compute on cmp2 to be up")
 
 
 def test_uuids_that_match_nothing_give_a_clear_result_and_change_nothing(cloud, tmp_path):
