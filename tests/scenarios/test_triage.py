@@ -9,6 +9,7 @@ import signal
 import uuid
 
 from tests.integration.ansible_runner import run_playbook
+from tests.integration.browser import Dom, open_page
 from tests.lab import process
 from tests.lab.cloud import CLOUD_CELLS
 from tests.lab.config import REPO_ROOT
@@ -70,6 +71,12 @@ def test_a_novalidhost_boot_is_triaged_to_scheduling_with_its_fault_and_request_
             "create", "conductor_schedule_and_build_instances", "Error")
         assert item["request_ids"][0] in report["trace_request_terms"]
         assert f'"trace_request_terms": ["{item["request_ids"][0]}"' in text
+        # the page beside the JSON, in Chromium: the instance in red with its step
+        html, console, _shot = open_page(tmp_path / "triage.html", "scenario-triage-novalidhost")
+        dom = Dom(html)
+        assert not console and dom.one("header")["attrs"]["data-level"] == "bad"
+        assert dom.one("section", data_instance=server)["attrs"]["data-verdict"] == "error"
+        assert [b["text"] for b in dom.find("b", data_key="step")] == ["scheduling"]
     finally:
         cloud.delete_all()
         cloud.admin("DELETE", "/flavors/triage.huge")
