@@ -29,12 +29,10 @@ def test_a_ping_leaves_no_reply_queue_behind(lab):
     result = run_module("nova_conductor_ping", dict(transport_url=lab.cfg.transport_url(), server="ctl1", timeout=10))
 
     assert result["answered"] is True, result
-    left = reply_queues(lab) - before
-    for _ in range(20):   # the broker deletes it once unused for 1 s
-        if not left:
-            break
+    left, looks = reply_queues(lab) - before, 20
+    while left and looks:   # the broker deletes it once unused for 1 s
         time.sleep(0.5)
-        left = reply_queues(lab) - before
+        left, looks = reply_queues(lab) - before, looks - 1
     assert not left, f"the ping left its reply queue: {left}"
 
 
