@@ -22,6 +22,9 @@ description:
     waits for a conductor that is starting.
   - Never changes anything. A server that does not answer in time is reported with RV(answered=false), not as a
     failure, so that a runbook can record it and decide.
+  - The answer comes back on a C(reply_<id>) queue of the module's own. oslo.messaging keeps such a queue for
+    C(rabbit_transient_queues_ttl) (1800 s) after its client has gone; the module's own expires one second after
+    the module ends, so pings leave no queue behind on the broker.
 requirements:
   - oslo.messaging >= 12.4 on the host that runs the module (a controller's nova venv, or the Ansible controller)
 author:
@@ -146,6 +149,9 @@ else:
     OSLO_IMPORT_ERROR = None
 
 POLL_SECONDS = 0.5
+# How long the broker keeps the module's reply queue once nothing consumes it (x-expires): oslo.messaging's default
+# is 1800 s, so each ping would leave a reply_<id> queue behind for half an hour.
+REPLY_QUEUE_TTL_SECONDS = 1
 
 
 class NovaConductorPing(OpsModule):
@@ -173,6 +179,7 @@ class NovaConductorPing(OpsModule):
         url = self._parse_url(conf)
         transport = oslo_messaging.get_rpc_transport(conf, url=self.params['transport_url'])
         self.closing(transport, close=transport.cleanup)
+        self._short_lived_reply_queue(conf)
         self._broker = None   # the kombu connection that counts the queue's consumers, released at the end
         self.closing(self, close=self._release_broker)
         client = oslo_messaging.get_rpc_client(
@@ -200,6 +207,15 @@ class NovaConductorPing(OpsModule):
             time.sleep(min(POLL_SECONDS, left))
         result['elapsed'] = round(time.monotonic() - started, 3)
         return result
+
+    @staticmethod
+    def _short_lived_reply_queue(conf):
+        """Make the reply queue expire soon after the module ends. The rabbit driver registers the option when the
+        transport is made and reads it when the reply queue's connection is made, at the first call."""
+        try:
+            conf.set_override('rabbit_transient_queues_ttl', REPLY_QUEUE_TTL_SECONDS, group='oslo_messaging_rabbit')
+        except (cfg.NoSuchOptError, cfg.NoSuchGroupError):   # another driver (fake:// in tests): no such queue
+            pass
 
     def _parse_url(self, conf):
         try:

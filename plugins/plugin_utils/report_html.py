@@ -639,7 +639,7 @@ def _queues(report):
 def _conductor_recovery(report):
     result = report.get('result')
     failure = report.get('failure')
-    level = {'recovered': 'ok', 'planned': 'info'}.get(result, 'bad')
+    level = {'recovered': 'ok', 'nothing to recover': 'ok', 'planned': 'info'}.get(result, 'bad')
     verdict = f'{result}'
     if report.get('duration_s') not in (None, ''):
         verdict += f' in {number(report.get("duration_s")):.1f} s'

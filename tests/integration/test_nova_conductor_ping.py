@@ -18,6 +18,24 @@ def test_a_running_conductor_answers(lab):
     assert result["reply"] is not None and result["error"] is None
 
 
+def reply_queues(lab):
+    return {queue["name"] for queue in lab.rabbitmq.api("queues") if queue["name"].startswith("reply_")}
+
+
+def test_a_ping_leaves_no_reply_queue_behind(lab):
+    """oslo.messaging keeps a client's reply_<id> queue 1800 s after the client is gone; the module's expires."""
+    before = reply_queues(lab)
+
+    result = run_module("nova_conductor_ping", dict(transport_url=lab.cfg.transport_url(), server="ctl1", timeout=10))
+
+    assert result["answered"] is True, result
+    left, looks = reply_queues(lab) - before, 20
+    while left and looks:   # the broker deletes it once unused for 1 s
+        time.sleep(0.5)
+        left, looks = reply_queues(lab) - before, looks - 1
+    assert not left, f"the ping left its reply queue: {left}"
+
+
 def test_waiting_for_a_server_counts_on_one_broker_connection(lab):
     time.sleep(STATS_INTERVAL)
     before = connections_created(lab)

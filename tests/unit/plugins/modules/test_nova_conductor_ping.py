@@ -253,3 +253,22 @@ def test_no_broker_reachable_fails_naming_each(run_module, rpc, broker):
     assert rc == 1
     assert result['msg'] == ('Could not reach the broker to count the consumers of conductor.ctl2: '
                              'rabbit.example:5672: Connection reset by peer')
+
+
+def test_the_reply_queue_expires_a_second_after_the_module(run_module, rpc, monkeypatch):
+    """oslo.messaging keeps a client's reply_<id> queue 30 minutes (rabbit_transient_queues_ttl); ours expires in 1 s."""
+    rpc('pong')
+    made = {}
+
+    def rabbit_transport(conf, url):   # the real rabbit driver (it connects only when used; the client is fake)
+        made['conf'] = conf
+        return REAL_TRANSPORT(conf, url=URL)
+
+    monkeypatch.setattr(oslo_messaging, 'get_rpc_transport', rabbit_transport)
+    try:
+        rc, result = run_module(nova_conductor_ping.main, ARGS)
+
+        assert rc == 0 and result['answered'] is True
+        assert made['conf'].oslo_messaging_rabbit.rabbit_transient_queues_ttl == 1
+    finally:
+        made['conf'].clear_override('rabbit_transient_queues_ttl', group='oslo_messaging_rabbit')
