@@ -411,7 +411,8 @@ class PlacementAllocation(OpsModule):
         action=dict(type='str', choices=['audit', 'clean', 'fit', 'restore'], default='audit'),
         backup_dir=dict(type='path'),
         backup_file=dict(type='path'),
-        clean_classes=dict(type='list', elements='str', choices=list(placement_classify.CLEANABLE),
+        clean_classes=dict(type='list', elements='str',
+                           choices=list(placement_classify.CLEANABLE + placement_classify.REPAIRABLE),
                            default=list(placement_classify.CLEANABLE)),
         concurrency=dict(type='int', default=8),
         consumers=dict(type='list', elements='str'),
@@ -448,13 +449,16 @@ class PlacementAllocation(OpsModule):
         request = self._fit_request() if action == 'fit' else None
         state, nova = self._read(self.params['resource_providers'])
         report = self.params['report']
+        # The flavor check needs each consumer's whole allocation, so every provider read.
+        check_flavors = not self.params['resource_providers']
         if action == 'clean':
             # The plan needs every consumer that is not active, with all of its allocations.
             result = self._clean(state, placement_audit.audit(
                 state, nova, self.params['grace_period'],
-                placement_audit.PROBLEMS if report == placement_audit.SUMMARY else report))
+                placement_audit.PROBLEMS if report == placement_audit.SUMMARY else report, check_flavors))
         else:
-            result = dict(changed=False, audit=placement_audit.audit(state, nova, self.params['grace_period'], report))
+            result = dict(changed=False, audit=placement_audit.audit(
+                state, nova, self.params['grace_period'], report, check_flavors))
             if action == 'fit':
                 result['fit'] = placement_fit.fit(self.placement, state, request)
         if action != 'audit' or not self.params['placement_database']:
@@ -472,6 +476,11 @@ class PlacementAllocation(OpsModule):
             raise OpsError(f"Invalid consumer UUID(s): {', '.join(bad)}", invalid=bad)
         if self.params['action'] == 'clean' and not self.check_mode and not self.params['backup_dir']:
             raise OpsError('action=clean needs backup_dir: every allocation is backed up before it is changed')
+        if (self.params['action'] == 'clean' and placement_classify.MISMATCHED in self.params['clean_classes']
+                and self.params['resource_providers']):
+            raise OpsError('clean_classes mismatched cannot be combined with resource_providers: an instance is judged '
+                           'against its flavor on its whole allocation, which only a read of every provider shows. '
+                           'Narrow the repair with consumers instead.')
 
     def _read(self, providers):
         """Placement, and at the same time (in a thread of its own) what Nova knows about its consumers."""
@@ -510,6 +519,7 @@ class PlacementAllocation(OpsModule):
         classes = self.params['clean_classes']
         only = set(self.params['consumers']) if self.params['consumers'] is not None else None
         plan = placement_clean.plan_clean(audit, classes, only)
+        skipped = placement_clean.unrepairable(audit, classes, only)
         placement_clean.enforce_cap(plan, self.params['max_changes'])
         # Check mode returns these change records; a real run executes them.
         changes = placement_clean.plan_changes(audit, plan)
@@ -518,10 +528,11 @@ class PlacementAllocation(OpsModule):
             cleaner = placement_clean.Cleaner(
                 self.placement, classes,
                 placement_clean.reclassifier(state, self._nova_source(), self.params['grace_period'], classes),
-                self.params['backup_dir'], self.params['retries'])
+                self.params['backup_dir'], self.params['retries'],
+                rejudge=placement_clean.rejudger(state, self._nova_source(), self.params['grace_period']))
             changes = cleaner.apply(changes) if changes else []
             backups = cleaner.backups
-        result = dict(changed=bool(changes), audit=audit, changes=changes, backups=backups)
+        result = dict(changed=bool(changes), audit=audit, changes=changes, backups=backups, unrepairable=skipped)
         if self.params['report'] == placement_audit.SUMMARY:
             result['audit'] = placement_audit.summarize(audit)
         if self.diff_mode:
