@@ -84,6 +84,10 @@ def change_record(consumer, held, remove, attempts=0):
                 kept=keep)
 
 
+# What a repair record says of the mismatch it repairs.
+MISMATCH_FIELDS = ('flavor', 'host', 'node', 'expected', 'missing', 'wrong_amount', 'unexpected', 'wrong_provider')
+
+
 def repair_record(consumer, held, mismatch, attempts=0):
     """What writing the allocation ``mismatch`` planned (its ``target``) does to a consumer holding ``held``:
     ``removed`` the previous allocation of each provider that changes, ``kept`` the whole allocation after."""
@@ -92,8 +96,7 @@ def repair_record(consumer, held, mismatch, attempts=0):
                 removed={provider: dict(resources=resources, classification=MISMATCHED)
                          for provider, resources in sorted(held.items()) if target.get(provider) != resources},
                 kept=target, before=held,
-                mismatch={key: mismatch[key] for key in ('flavor', 'host', 'node', 'expected', 'missing',
-                                                           'wrong_amount', 'unexpected', 'wrong_provider')})
+                mismatch={key: mismatch[key] for key in MISMATCH_FIELDS})
 
 
 def _removals(change):
@@ -214,7 +217,6 @@ class Cleaner:
             _put(self.client, consumer, fresh, record['kept'])
             return record
         return _retrying((current, _removals(change)), reread, write, self.retries)
-
 
     def _repair_one(self, change, current):
         """The repair made to one consumer, or None when it needs none (or no safe one) any more.

@@ -52,8 +52,8 @@ def test_parse_flavor_reads_the_current_flavor_of_instance_extra():
     text = json.dumps({'cur': {'nova_object.name': 'Flavor', 'nova_object.data': dict(
         name='m1', vcpus=1, memory_mb=512, root_gb=1, ephemeral_gb=0, swap=0, extra_specs={'a': 'b'})},
         'old': {'nova_object.data': dict(vcpus=8)}, 'new': None})
-    assert placement_flavor.parse_flavor(text) == dict(name='m1', vcpus=1, memory_mb=512, root_gb=1,
-                                                        ephemeral_gb=0, swap=0, extra_specs={'a': 'b'})
+    assert placement_flavor.parse_flavor(text) == dict(
+        name='m1', vcpus=1, memory_mb=512, root_gb=1, ephemeral_gb=0, swap=0, extra_specs={'a': 'b'})
     assert placement_flavor.parse_flavor(None) is None
     assert placement_flavor.parse_flavor('{') is None
     assert placement_flavor.parse_flavor(json.dumps({'cur': None})) is None
