@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.integration.test_placement_allocation import compute_hosts, held, new_uuid, placement_snapshot, run
+from tests.integration.test_placement_allocation import held, new_uuid, placement_snapshot, run
 
 FLAVOR = {"name": "lab.medium", "vcpus": 2, "memory_mb": 2048, "root_gb": 20, "ephemeral_gb": 5, "swap": 1536}
 WANTED = {"VCPU": 2, "MEMORY_MB": 2048, "DISK_GB": 27}
@@ -27,6 +27,18 @@ def seed_allocations(lab, consumers):
         consumer: {"allocations": {rp: {"resources": res} for rp, res in allocations.items()},
                    "project_id": "p", "user_id": "u", "consumer_generation": None, "consumer_type": "INSTANCE"}
         for consumer, allocations in consumers.items()})
+
+
+def compute_hosts(nova_seed, placement_seed, hosts):
+    """Compute nodes large enough for every instance here twice (2048 MB and 27 GB each), provider uuid = node uuid."""
+    rps = {host: placement_seed.compute_node(host, vcpus=16, memory_mb=65536, disk_gb=1000) for host in hosts}
+    nova_seed.apply({
+        "services": [{"cell": "cell1", "host": host} for host in hosts],
+        "compute_nodes": [{"cell": "cell1", "host": host, "uuid": rps[host], "vcpus": 16, "memory_mb": 65536,
+                           "local_gb": 1000} for host in hosts],
+        "host_mappings": [{"cell": "cell1", "host": host} for host in hosts],
+    })
+    return rps
 
 
 @pytest.fixture
