@@ -22,7 +22,7 @@ SUMMARY = 'summary'
 REPORTS = (FULL, PROBLEMS, SUMMARY)
 
 
-def audit(placement, nova, grace_period, report=FULL):
+def audit(placement, nova, grace_period, report=FULL, check_flavors=True):
     """The audit result: providers with inventory figures and classified consumers.
 
     ``report`` chooses how much of it is returned (every allocation is classified whatever it is):
@@ -32,7 +32,7 @@ def audit(placement, nova, grace_period, report=FULL):
     """
     if report not in REPORTS:
         raise OpsError(f"report must be one of {', '.join(REPORTS)}, not {report!r}")
-    classifier = Classifier(placement, nova, grace_period)
+    classifier = Classifier(placement, nova, grace_period, check_flavors)
     consumers = {}
     providers = []
     over_capacity = []
@@ -63,15 +63,35 @@ def audit(placement, nova, grace_period, report=FULL):
             problem_consumers=len(problem_consumers),
             allocations=allocations,
             over_capacity=sorted(over_capacity),
+            flavor_check=_flavor_summary(classifier, check_flavors),
         ),
     )
     if report != SUMMARY:
         listed = sorted(consumers) if report == FULL else problem_consumers
         result.update(providers=providers, consumers=[
-            dict(uuid=consumer, allocations=consumers[consumer],
-                 classifications=sorted({a['classification'] for a in consumers[consumer]}))
-            for consumer in listed])
+            _consumer_entry(classifier, consumer, consumers[consumer]) for consumer in listed])
     return result
+
+
+def _consumer_entry(classifier, consumer, allocations):
+    entry = dict(uuid=consumer, allocations=allocations,
+                 classifications=sorted({a['classification'] for a in allocations}))
+    mismatch = classifier.mismatch(consumer)
+    if mismatch is not None:
+        entry['mismatch'] = mismatch
+    return entry
+
+
+def _flavor_summary(classifier, checked):
+    """How many settled instances were judged against their flavor, how many differ, and why others were not."""
+    judged = mismatched = 0
+    not_judged = {}
+    for was_judged, mismatch, why_not in classifier.flavor_checks.values():
+        if why_not:
+            not_judged[why_not] = not_judged.get(why_not, 0) + 1
+        judged += was_judged
+        mismatched += mismatch is not None
+    return dict(checked=checked, judged=judged, mismatched=mismatched, not_judged=not_judged)
 
 
 def _classify_provider(classifier, uuid, consumers):

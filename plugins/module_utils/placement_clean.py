@@ -10,6 +10,10 @@ planned again, a bounded number of times (placement.retry_on_conflict).
 
 A clean is planned once, as change records (plan_changes): check mode returns them,
 and Cleaner.apply executes them, so what a check run shows is what a real run does.
+
+A V(mismatched) consumer (an instance whose allocation differs from its flavor) is not trimmed but
+rewritten whole: the allocation placement_flavor.judge planned (action ``repaired``), through the same
+backup, cap, generation and re-judgement after a conflict.
 """
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import placement_backup
@@ -20,20 +24,36 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement i
     consumer_path,
     retry_on_conflict,
 )
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_classify import Classifier
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_classify import (
+    MISMATCHED,
+    Classifier,
+)
 
 
 def plan_clean(audit_result, classes, only_consumers=None):
-    """{consumer: {provider uuid: classification}} of the allocations to remove."""
+    """{consumer: {provider uuid: classification}} of the allocations to remove (or, all V(mismatched), to
+    rewrite); a mismatched consumer the repair cannot place is left out (unrepairable lists it)."""
     plan = {}
     for consumer in audit_result['consumers']:
         if only_consumers is not None and consumer['uuid'] not in only_consumers:
             continue
         remove = {a['provider_uuid']: a['classification'] for a in consumer['allocations']
                   if a['classification'] in classes}
+        if MISMATCHED in remove.values() and (consumer.get('mismatch') or {}).get('target') is None:
+            continue
         if remove:
             plan[consumer['uuid']] = remove
     return plan
+
+
+def unrepairable(audit_result, classes, only_consumers=None):
+    """The V(mismatched) consumers a repair of ``classes`` leaves alone, with the reason."""
+    if MISMATCHED not in classes:
+        return []
+    return [dict(consumer_uuid=consumer['uuid'], reason=consumer['mismatch']['unrepairable'])
+            for consumer in audit_result['consumers']
+            if (only_consumers is None or consumer['uuid'] in only_consumers)
+            and (consumer.get('mismatch') or {}).get('unrepairable')]
 
 
 def held_allocations(audit_result):
@@ -49,7 +69,9 @@ def plan_changes(audit_result, plan):
     with the attempts made, re-planned from Placement's answer when a consumer changed since the audit.
     """
     held = held_allocations(audit_result)
-    return [change_record(consumer, held[consumer], remove) for consumer, remove in sorted(plan.items())]
+    mismatches = {consumer['uuid']: consumer.get('mismatch') for consumer in audit_result['consumers']}
+    return [repair_record(consumer, held[consumer], mismatches[consumer]) if MISMATCHED in remove.values()
+            else change_record(consumer, held[consumer], remove) for consumer, remove in sorted(plan.items())]
 
 
 def change_record(consumer, held, remove, attempts=0):
@@ -60,6 +82,21 @@ def change_record(consumer, held, remove, attempts=0):
                 removed={provider: dict(resources=held[provider], classification=classification)
                          for provider, classification in sorted(remove.items())},
                 kept=keep)
+
+
+# What a repair record says of the mismatch it repairs.
+MISMATCH_FIELDS = ('flavor', 'host', 'node', 'expected', 'missing', 'wrong_amount', 'unexpected', 'wrong_provider')
+
+
+def repair_record(consumer, held, mismatch, attempts=0):
+    """What writing the allocation ``mismatch`` planned (its ``target``) does to a consumer holding ``held``:
+    ``removed`` the previous allocation of each provider that changes, ``kept`` the whole allocation after."""
+    target = mismatch['target']
+    return dict(consumer_uuid=consumer, attempts=attempts, action='repaired',
+                removed={provider: dict(resources=resources, classification=MISMATCHED)
+                         for provider, resources in sorted(held.items()) if target.get(provider) != resources},
+                kept=target, before=held,
+                mismatch={key: mismatch[key] for key in MISMATCH_FIELDS})
 
 
 def _removals(change):
@@ -127,10 +164,11 @@ def _retrying(first, reread, write, retries):
 class Cleaner:
     """Removes planned allocations; reclassify(consumer, allocations) re-decides after a conflict."""
 
-    def __init__(self, client, classes, reclassify, backup_dir, retries=3):
+    def __init__(self, client, classes, reclassify, backup_dir, retries=3, rejudge=None):
         self.client = client
         self.classes = classes
         self.reclassify = reclassify
+        self.rejudge = rejudge      # rejudge(consumer, allocations): the mismatch (judgement) now, for a repair
         self.backup_dir = backup_dir
         self.retries = retries
         self.backups = []
@@ -160,6 +198,8 @@ class Cleaner:
 
     def _clean_one(self, change, current):
         """The change made to one consumer, or None when nothing planned is left to remove."""
+        if change['action'] == 'repaired':
+            return self._repair_one(change, current)
         consumer = change['consumer_uuid']
 
         def reread():
@@ -177,6 +217,45 @@ class Cleaner:
             _put(self.client, consumer, fresh, record['kept'])
             return record
         return _retrying((current, _removals(change)), reread, write, self.retries)
+
+    def _repair_one(self, change, current):
+        """The repair made to one consumer, or None when it needs none (or no safe one) any more.
+
+        The planned allocation is written when the consumer still holds what the audit read; otherwise (and
+        after a conflict) it is judged again on what it holds now, with Nova read again.
+        """
+        consumer = change['consumer_uuid']
+
+        def reread():
+            fresh = self.read(consumer)
+            self._backup({consumer: fresh})
+            return fresh
+
+        def write(fresh, attempt):
+            held = _flatten(fresh.get('allocations'))
+            if attempt == 1 and held == change['before']:
+                target = change['kept']
+                mismatch = dict(change['mismatch'], target=target)
+            else:
+                mismatch = self.rejudge(consumer, held) if self.rejudge else None
+                if mismatch is None or mismatch['target'] is None:
+                    return None
+            record = repair_record(consumer, held, mismatch, attempt)
+            _put(self.client, consumer, fresh, mismatch['target'])
+            return record
+        return _retrying(current, reread, write, self.retries)
+
+
+def rejudger(placement_state, nova, grace_period):
+    """A function that re-reads Nova for one consumer and judges ``allocations`` against its flavor again:
+    the mismatch (with the allocation to write), or None when it matches, is no settled instance any more, or
+    holds an allocation on a provider the audit did not read (not verified, not touched)."""
+    def rejudge(consumer, allocations):
+        if any(provider not in placement_state.providers for provider in allocations):
+            return None
+        classifier = Classifier(placement_state, nova.read([consumer]), grace_period, held={consumer: allocations})
+        return classifier.mismatch(consumer)
+    return rejudge
 
 
 def reclassifier(placement_state, nova, grace_period, classes):

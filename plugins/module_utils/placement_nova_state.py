@@ -13,11 +13,18 @@ import queue
 import threading
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.placement_flavor import parse_flavor
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url
 
 # nova.db.main.api migration_get_in_progress_by_host_and_node: every other status still
 # holds allocations (a "finished" resize keeps the source allocation until it is confirmed).
 MIGRATION_DONE_STATUSES = ('confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done')
+
+# The vm_states in which an instance holds exactly its flavor on its node (nova's resource tracker counts them all)
+# when no task is under way: the instances whose allocation is checked against their flavor.
+SETTLED_VM_STATES = ('active', 'paused', 'rescued', 'stopped', 'suspended')
+# The image properties (copied into instance_system_metadata with the image_ prefix) that change the request.
+IMAGE_PROPERTIES = ('hw_cpu_policy',)
 
 # Rows per IN (...) list, so that the number of queries grows with consumers / CHUNK only.
 CHUNK = 2000
@@ -108,6 +115,10 @@ class NovaState:
             # mapping points to the wrong cell must still be found, or it would look like an orphan.
             for cell_uuid, database in list(self._databases.items()):
                 self._guarded(cell_uuid, self._read_instances, database, listed)
+            for cell_uuid, database in list(self._databases.items()):
+                settled = [uuid for uuid in chunk if settled_instance(self.instances.get(uuid), cell_uuid)]
+                if settled:
+                    self._guarded(cell_uuid, self._read_flavors, database, settled)
             instances = [uuid for uuid in chunk if uuid in self.instances]
             others = [uuid for uuid in chunk if uuid not in self.instances]
             for cell_uuid, database in list(self._databases.items()):
@@ -149,13 +160,35 @@ class NovaState:
     def _read_instances(self, cell_uuid, database, listed):
         nodes = self._nodes[cell_uuid]
         for row in database.query(
-                'SELECT uuid, host, node, vm_state, created_at, deleted FROM instances '
+                'SELECT uuid, host, node, vm_state, task_state, image_ref, created_at, deleted FROM instances '
                 f'WHERE uuid IN ({listed})'):
             # A live row wins over soft-deleted copies of the same uuid (there should be none).
             if row['uuid'] in self.instances and not self.instances[row['uuid']]['deleted']:
                 continue
             row.update(cell=cell_uuid, compute_uuid=nodes.get((row['host'], row['node'])))
             self.instances[row['uuid']] = row
+
+    def _read_flavors(self, cell_uuid, database, uuids):
+        """What the flavor check needs of settled instances: the flavor nova keeps with the instance
+        (instance_extra.flavor), whether it boots from volume (its root block device mapping, else no image_ref,
+        as nova.compute.utils.is_volume_backed_instance decides) and the image properties that change the request.
+        """
+        listed = database.literals(uuids)
+        for row in database.query(f'SELECT instance_uuid, flavor FROM instance_extra WHERE instance_uuid IN ({listed})'):
+            self.instances[row['instance_uuid']]['flavor'] = parse_flavor(row['flavor'])
+        roots = {row['instance_uuid']: row['destination_type'] for row in database.query(
+            'SELECT instance_uuid, destination_type FROM block_device_mapping '
+            f'WHERE deleted = 0 AND boot_index = 0 AND instance_uuid IN ({listed})')}
+        keys = database.literals(['image_' + name for name in IMAGE_PROPERTIES])
+        properties = {}
+        for row in database.query('SELECT instance_uuid, `key`, value FROM instance_system_metadata '
+                                  f'WHERE deleted = 0 AND `key` IN ({keys}) AND instance_uuid IN ({listed})'):
+            properties.setdefault(row['instance_uuid'], {})[row['key'][len('image_'):]] = row['value']
+        for uuid in uuids:
+            instance = self.instances[uuid]
+            instance.setdefault('flavor', None)
+            instance['is_bfv'] = roots[uuid] == 'volume' if uuid in roots else not instance['image_ref']
+            instance['image_properties'] = properties.get(uuid, {})
 
     def _read_migrations(self, cell_uuid, database, instances, others):
         """The migrations of the chunk's instances, and those whose own uuid is one of the other consumers.
@@ -235,6 +268,15 @@ class NovaFeed:
             read(*args)
         except Exception as error:  # pylint: disable=broad-except
             self._error = error
+
+
+def settled_instance(instance, cell_uuid=None):
+    """Whether ``instance`` (a row read here) holds its flavor on its node: not deleted, on a known compute node,
+    in a SETTLED_VM_STATES state with no task under way (nova-manage placement heal_allocations skips an instance
+    with a task too)."""
+    return bool(instance is not None and not instance['deleted'] and instance.get('compute_uuid')
+                and instance.get('vm_state') in SETTLED_VM_STATES and instance.get('task_state') is None
+                and (cell_uuid is None or instance['cell'] == cell_uuid))
 
 
 def _chunks(items):

@@ -18,7 +18,20 @@ description:
     V(stale_source) (the instance lives elsewhere and no migration in progress explains this part),
     V(deleted_instance) (the instance row is deleted), V(orphan) (no instance, migration or build request anywhere,
     or only a migration that ended), V(building) (the instance or build request is younger than
-    O(grace_period)) and V(unverifiable) (its cell could not be read).
+    O(grace_period)), V(unverifiable) (its cell could not be read) and V(mismatched) (below).
+  - Every settled instance (vm_state C(active), C(stopped), C(paused), C(suspended) or C(rescued), no task under
+    way, no migration in progress) is also judged against its flavor, as Nova asks Placement for it
+    (C(nova.scheduler.utils.resources_from_flavor)) - the flavor kept with the instance (C(instance_extra.flavor)),
+    its C(resources[N]:CLASS) extra specs, C(hw:cpu_policy=dedicated) (flavor or image) as PCPU (one more with
+    C(hw:emulator_threads_policy=isolate)), VCPU, MEMORY_MB and DISK_GB from the flavor where the extra specs do
+    not name them, DISK_GB as root (none when the instance boots from a volume) + ephemeral + swap rounded up to
+    GiB. When what its node (the compute node's provider tree and the sharing providers serving it) holds of
+    those classes differs - a class missing, another amount, a class the flavor does not ask for, or the
+    allocation on another node - every allocation of the consumer is V(mismatched), and RV(audit.consumers)
+    says what differs and the allocation a repair writes. Classes Nova adds from elsewhere (ports' bandwidth,
+    accelerators, PCI, vTPM, memory encryption, persistent memory) are not judged and are kept. A
+    C(hw:cpu_policy=mixed) flavor is not judged. The check needs each consumer's whole allocation, so it is not
+    made with O(resource_providers).
   - O(action=fit) asks Placement's C(/allocation_candidates) which hosts can take a resource request, counts how
     many copies of it each can take, and for every host that cannot, says what blocks it (the resource class and by
     how much, a trait, an aggregate, a granular group or the group policy). This gives the NoValidHost that Nova
@@ -31,7 +44,11 @@ description:
     group of a flavor from one provider with its traits, C(group_policy=isolate) on different providers - and
     agree with what Placement itself places.
   - O(action=clean) removes the allocations of the classes in O(clean_classes), and only those; for V(stale_source)
-    only the stale provider's part goes and the rest of the consumer's allocation is kept. Each consumer's full
+    only the stale provider's part goes and the rest of the consumer's allocation is kept. V(mismatched), only
+    when named, is repaired instead - the instance's whole allocation is rewritten to what its flavor asks for,
+    each class where its node already holds it (else on the compute node, else on the one provider of the node
+    that has it), other classes kept, nothing left on other nodes; an instance whose right place cannot be told
+    is left alone and listed in RV(unrepairable). The same backup, O(max_changes) and consumer generation apply. Each consumer's full
     allocation is saved to a JSON backup file with a checksum before anything is written. Writes carry the consumer
     generation; on a conflict the consumer is re-read and re-classified, up to O(retries) times.
   - O(action=restore) puts the consumers of a backup file back to the allocations it holds.
@@ -57,9 +74,11 @@ options:
   clean_classes:
     description:
       - The classifications O(action=clean) removes.
+      - V(mismatched) is never in the default; naming it repairs instances whose allocation differs from their
+        flavor (above), and it cannot be combined with O(resource_providers) (narrow it with O(consumers)).
     type: list
     elements: str
-    choices: [deleted_instance, orphan, stale_source]
+    choices: [deleted_instance, mismatched, orphan, stale_source]
     default: [orphan, deleted_instance, stale_source]
   concurrency:
     description:
@@ -197,7 +216,17 @@ notes:
     and RV(audit.complete) is V(false).
   - Placement refuses allocations beyond capacity, so a restore of allocations that were over capacity fails for
     the consumers that no longer fit; RV(failed_consumers) names them.
+  - Compared with C(nova-manage placement heal_allocations) on the same data (tests/integration/test_placement_mismatch.py),
+    heal_allocations starts from Nova's instances and creates the allocation of an instance that has none (this
+    module starts from Placement's consumers and does not list such an instance); it leaves an existing
+    allocation as it is however wrong (a missing class, another amount, another node), except for its project and
+    user, unless C(--force) names one instance, whose whole allocation it then replaces with the flavor on its
+    node, dropping nested and sharing parts. This module repairs all three kinds, keeps other classes, judges
+    DISK_GB on a sharing provider as part of the node, and backs up and caps the change.
 seealso:
+  - name: nova-manage placement heal_allocations
+    description: Nova's own repair, which creates missing allocations; see the notes for how this module differs.
+    link: https://docs.openstack.org/nova/latest/cli/nova-manage.html#placement-heal-allocations
   - name: nova-manage placement audit
     description: Nova's own orphan finder, which this module's audit covers and extends.
     link: https://docs.openstack.org/nova/latest/cli/nova-manage.html#placement-audit
@@ -250,6 +279,18 @@ EXAMPLES = r'''
     max_changes: 50
   register: cleaned
 
+- name: Rewrite the allocations of instances that differ from their flavor (audit first, check mode to review)
+  openstack_ops.runbooks.placement_allocation:
+    cloud: prod
+    nova_db:
+      login_host: db.example.com
+      login_user: nova_audit
+      login_password: "{{ nova_audit_password }}"
+    action: clean
+    clean_classes: [mismatched]
+    backup_dir: /var/backups/placement
+    max_changes: 20
+
 - name: Put the allocations back from that backup
   openstack_ops.runbooks.placement_allocation:
     cloud: prod
@@ -296,6 +337,20 @@ audit:
                 "allocations": [{"provider_uuid": "b266...", "provider_name": "compute1", "classification": "orphan",
                                  "reason": "no instance, migration or build request in any cell",
                                  "resources": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10}}]}]
+      contains:
+        mismatch:
+          description: For a V(mismatched) consumer, what differs from its flavor - C(flavor), C(host), C(node),
+            C(compute_node), C(boot_from_volume), C(expected) (what the flavor asks for), C(held_on_node),
+            C(missing), C(wrong_amount) (C(held) and C(expected) per class), C(unexpected) (classes the flavor
+            does not ask for), C(wrong_provider) (what it holds on other nodes), C(target) (the allocation a repair
+            writes, or null) and C(unrepairable) (why there is no target, or null).
+          returned: for V(mismatched) consumers
+          type: dict
+          sample: {"flavor": "m1.small", "host": "compute2", "node": "compute2", "compute_node": "9a1e...",
+                   "boot_from_volume": false, "expected": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 10},
+                   "held_on_node": {"VCPU": 1, "MEMORY_MB": 1024}, "missing": {"DISK_GB": 10}, "wrong_amount": {},
+                   "unexpected": {}, "wrong_provider": {}, "target": {"9a1e...": {"VCPU": 1, "MEMORY_MB": 1024,
+                   "DISK_GB": 10}}, "unrepairable": null}
     providers:
       description: Every provider (O(report=full)), or every provider that holds an allocation that is not V(active)
         or is over capacity in some resource class (O(report=problems)), with its inventories (C(total), C(reserved), C(allocation_ratio), C(min_unit),
@@ -318,11 +373,15 @@ audit:
       sample: problems
     summary:
       description: How many providers and consumers, how many consumers hold an allocation that is not V(active),
-        how many allocations of each classification, and the names of providers with a resource class over
-        capacity. Always over everything that was read, whatever O(report) is.
+        how many allocations of each classification, the names of providers with a resource class over
+        capacity, and C(flavor_check) - whether instances were judged against their flavor (C(checked), V(false)
+        with O(resource_providers)), how many were (C(judged)), how many differ (C(mismatched)), and how many
+        settled instances could not be judged, by reason (C(not_judged)). Always over everything that was read,
+        whatever O(report) is.
       type: dict
       sample: {"providers": 3, "consumers": 81, "problem_consumers": 80, "over_capacity": ["compute1"],
-               "allocations": {"active": 1, "orphan": 79, "stale_source": 0}}
+               "allocations": {"active": 1, "orphan": 79, "stale_source": 0, "mismatched": 0},
+               "flavor_check": {"checked": true, "judged": 1, "mismatched": 0, "not_judged": {}}}
 backups:
   description: The backup files written before any change, with their checksum and consumer count.
   returned: when O(action) is V(clean) or V(restore) and something changed
@@ -332,13 +391,23 @@ backups:
             "checksum": "sha256:4f1c...", "consumers": 80}]
 changes:
   description: For O(action=clean), each consumer changed (or, in check mode, to be changed), what was removed
-    from which provider and why, and what was kept.
+    from which provider and why, and what was kept. A repaired V(mismatched) consumer has C(action=repaired),
+    C(removed) the previous allocation of each provider that changes, C(kept) the whole allocation written,
+    C(before) the whole allocation before, and C(mismatch) what differed.
   returned: when O(action=clean)
   type: list
   elements: dict
   sample: [{"consumer_uuid": "01b6...", "action": "trimmed", "attempts": 1,
             "removed": {"b266...": {"classification": "stale_source", "resources": {"MEMORY_MB": 1024}}},
             "kept": {"9a1e...": {"MEMORY_MB": 1024}}}]
+unrepairable:
+  description: For O(action=clean) with V(mismatched) in O(clean_classes), the mismatched instances left alone
+    because where a class belongs cannot be told (it is split over several providers of the node, or several
+    could take it), with the reason.
+  returned: when O(action=clean)
+  type: list
+  elements: dict
+  sample: [{"consumer_uuid": "01b6...", "reason": "DISK_GB is split over 2 providers of its node (...)"}]
 failed_consumers:
   description: For O(action=restore), the consumers Placement refused to restore, with its reason.
   returned: when O(action=restore); on failure, under C(details)
@@ -411,7 +480,8 @@ class PlacementAllocation(OpsModule):
         action=dict(type='str', choices=['audit', 'clean', 'fit', 'restore'], default='audit'),
         backup_dir=dict(type='path'),
         backup_file=dict(type='path'),
-        clean_classes=dict(type='list', elements='str', choices=list(placement_classify.CLEANABLE),
+        clean_classes=dict(type='list', elements='str',
+                           choices=list(placement_classify.CLEANABLE + placement_classify.REPAIRABLE),
                            default=list(placement_classify.CLEANABLE)),
         concurrency=dict(type='int', default=8),
         consumers=dict(type='list', elements='str'),
@@ -448,13 +518,16 @@ class PlacementAllocation(OpsModule):
         request = self._fit_request() if action == 'fit' else None
         state, nova = self._read(self.params['resource_providers'])
         report = self.params['report']
+        # The flavor check needs each consumer's whole allocation, so every provider read.
+        check_flavors = not self.params['resource_providers']
         if action == 'clean':
             # The plan needs every consumer that is not active, with all of its allocations.
             result = self._clean(state, placement_audit.audit(
                 state, nova, self.params['grace_period'],
-                placement_audit.PROBLEMS if report == placement_audit.SUMMARY else report))
+                placement_audit.PROBLEMS if report == placement_audit.SUMMARY else report, check_flavors))
         else:
-            result = dict(changed=False, audit=placement_audit.audit(state, nova, self.params['grace_period'], report))
+            result = dict(changed=False, audit=placement_audit.audit(
+                state, nova, self.params['grace_period'], report, check_flavors))
             if action == 'fit':
                 result['fit'] = placement_fit.fit(self.placement, state, request)
         if action != 'audit' or not self.params['placement_database']:
@@ -472,6 +545,11 @@ class PlacementAllocation(OpsModule):
             raise OpsError(f"Invalid consumer UUID(s): {', '.join(bad)}", invalid=bad)
         if self.params['action'] == 'clean' and not self.check_mode and not self.params['backup_dir']:
             raise OpsError('action=clean needs backup_dir: every allocation is backed up before it is changed')
+        if (self.params['action'] == 'clean' and placement_classify.MISMATCHED in self.params['clean_classes']
+                and self.params['resource_providers']):
+            raise OpsError('clean_classes mismatched cannot be combined with resource_providers: an instance is judged '
+                           'against its flavor on its whole allocation, which only a read of every provider shows. '
+                           'Narrow the repair with consumers instead.')
 
     def _read(self, providers):
         """Placement, and at the same time (in a thread of its own) what Nova knows about its consumers."""
@@ -510,6 +588,7 @@ class PlacementAllocation(OpsModule):
         classes = self.params['clean_classes']
         only = set(self.params['consumers']) if self.params['consumers'] is not None else None
         plan = placement_clean.plan_clean(audit, classes, only)
+        skipped = placement_clean.unrepairable(audit, classes, only)
         placement_clean.enforce_cap(plan, self.params['max_changes'])
         # Check mode returns these change records; a real run executes them.
         changes = placement_clean.plan_changes(audit, plan)
@@ -518,10 +597,11 @@ class PlacementAllocation(OpsModule):
             cleaner = placement_clean.Cleaner(
                 self.placement, classes,
                 placement_clean.reclassifier(state, self._nova_source(), self.params['grace_period'], classes),
-                self.params['backup_dir'], self.params['retries'])
+                self.params['backup_dir'], self.params['retries'],
+                rejudge=placement_clean.rejudger(state, self._nova_source(), self.params['grace_period']))
             changes = cleaner.apply(changes) if changes else []
             backups = cleaner.backups
-        result = dict(changed=bool(changes), audit=audit, changes=changes, backups=backups)
+        result = dict(changed=bool(changes), audit=audit, changes=changes, backups=backups, unrepairable=skipped)
         if self.params['report'] == placement_audit.SUMMARY:
             result['audit'] = placement_audit.summarize(audit)
         if self.diff_mode:

@@ -20,7 +20,7 @@ KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conduc
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
-CLASSIFICATION_ORDER = ('orphan', 'deleted_instance', 'stale_source', 'unverifiable', 'building',
+CLASSIFICATION_ORDER = ('orphan', 'deleted_instance', 'stale_source', 'mismatched', 'unverifiable', 'building',
                         'migration_in_progress', 'active')
 CLEANABLE = ('orphan', 'deleted_instance', 'stale_source')
 

@@ -33,6 +33,9 @@ MEMORY_EACH = 144          # 79 consumers * 144 MB + one MEMORY_MB-only consumer
 SINGLE_CLASS_MEMORY = 50
 REQUEST = "VCPU:1,MEMORY_MB:1024,DISK_GB:10"
 SMALL = {"VCPU": 1, "MEMORY_MB": MEMORY_EACH, "DISK_GB": 1}
+# The flavor of a live seeded instance holding SMALL: an instance whose allocation differs from its flavor is
+# classified mismatched (tests/integration/test_placement_mismatch.py).
+SMALL_FLAVOR = {"name": "lab.small", "vcpus": 1, "memory_mb": MEMORY_EACH, "root_gb": 1}
 
 
 def new_uuid():
@@ -111,8 +114,10 @@ def incident(clean_lab, placement_seed, nova_seed):
         "instances": (
             [{"cell": "cell1", "uuid": u, "host": "compute1", "project_id": "p", "user_id": "u", "deleted": True}
              for u in deleted]
-            + [{"cell": "cell1", "uuid": u, "host": "compute2", "project_id": "p", "user_id": "u"} for u in stale]
-            + [{"cell": "cell1", "uuid": active, "host": "compute2", "project_id": "p", "user_id": "u"},
+            + [{"cell": "cell1", "uuid": u, "host": "compute2", "project_id": "p", "user_id": "u",
+                "flavor": SMALL_FLAVOR} for u in stale]
+            + [{"cell": "cell1", "uuid": active, "host": "compute2", "project_id": "p", "user_id": "u",
+                "flavor": SMALL_FLAVOR},
                {"cell": "cell1", "uuid": migrating, "host": "compute3", "project_id": "p", "user_id": "u",
                 "task_state": "migrating"},
                {"cell": "cell1", "uuid": building, "host": None, "vm_state": "building", "project_id": "p",
@@ -170,7 +175,8 @@ def test_audit_reproduces_the_incident_and_classifies_every_consumer(incident):
     assert audit["complete"] is True
     assert audit["summary"]["allocations"] == dict(
         active=21, migration_in_progress=1, stale_source=19, deleted_instance=30, orphan=61, building=1,
-        unverifiable=0)
+        unverifiable=0, mismatched=0)
+    assert audit["summary"]["flavor_check"] == dict(checked=True, judged=20, mismatched=0, not_judged={})
 
 
 def test_report_problems_and_summary_return_less_and_count_the_same(incident):
@@ -274,7 +280,7 @@ def test_backup_clean_restore_gives_back_identical_allocations(clean_lab, placem
     rps = compute_hosts(nova_seed, placement_seed, ["compute1", "compute2"])
     live = new_uuid()
     nova_seed.apply({"instances": [{"cell": "cell1", "uuid": live, "host": "compute2", "project_id": "p",
-                                    "user_id": "u"}]})
+                                    "user_id": "u", "flavor": SMALL_FLAVOR}]})
     dead = [new_uuid() for _i in range(5)]
     consumers = {u: {rps["compute1"]: SMALL, rps["compute2"]: {"VCPU": 2}} for u in dead}
     consumers[live] = {rps["compute1"]: SMALL, rps["compute2"]: SMALL}
@@ -323,7 +329,8 @@ def tricky(clean_lab, placement_seed, nova_seed):
     placement_seed.aggregates(rps["compute2"], [aggregate])
     on_shared, building, fpga_orphan, plain_orphan, deleted = (new_uuid() for _i in range(5))
     nova_seed.apply({"instances": [
-        {"cell": "cell1", "uuid": on_shared, "host": "compute2", "project_id": "p", "user_id": "u"},
+        {"cell": "cell1", "uuid": on_shared, "host": "compute2", "project_id": "p", "user_id": "u",
+         "flavor": {"vcpus": 1, "memory_mb": 512, "root_gb": 10}},
         {"cell": "cell1", "uuid": building, "host": None, "vm_state": "building", "project_id": "p", "user_id": "u"},
         {"cell": "cell1", "uuid": deleted, "host": "compute1", "project_id": "p", "user_id": "u", "deleted": True},
     ]})

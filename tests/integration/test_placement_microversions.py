@@ -9,7 +9,15 @@ import urllib.request
 
 import pytest
 
-from tests.integration.test_placement_allocation import SMALL, compute_hosts, held, new_uuid, post_allocations, run
+from tests.integration.test_placement_allocation import (
+    SMALL,
+    SMALL_FLAVOR,
+    compute_hosts,
+    held,
+    new_uuid,
+    post_allocations,
+    run,
+)
 from tests.lab import process
 
 RELEASES = {"1.36": "Train to Wallaby", "1.28": "Rocky", "1.17": "Queens"}   # 1.28: within Rocky (max 1.30)
@@ -48,7 +56,7 @@ def seeded(clean_lab, placement_seed, nova_seed, capped):
     rps = compute_hosts(nova_seed, placement_seed, ["compute1"])
     live, orphan = new_uuid(), new_uuid()
     nova_seed.apply({"instances": [{"cell": "cell1", "uuid": live, "host": "compute1", "project_id": "p",
-                                    "user_id": "u"}]})
+                                    "user_id": "u", "flavor": SMALL_FLAVOR}]})
     post_allocations(clean_lab, {live: {rps["compute1"]: SMALL}, orphan: {rps["compute1"]: SMALL}})
     return dict(lab=clean_lab, rps=rps, live=live, orphan=orphan, **capped)
 

@@ -7,8 +7,9 @@ The spec is a JSON object of lists, applied in this order; every entry names its
   compute_nodes   {cell, host, uuid?, vcpus, memory_mb, local_gb, hypervisor_hostname=host}
   host_mappings   {cell, host}
   instances       {cell, uuid?, host?, node?, project_id, user_id, vm_state="active",
-                   task_state=None, flavor={vcpus, memory_mb, root_gb, name}, created_at?,
-                   mapped=True, deleted=False}
+                   task_state=None, flavor={vcpus, memory_mb, root_gb, ephemeral_gb, swap, extra_specs, name},
+                   created_at?, mapped=True, deleted=False, image_ref=LAB_IMAGE,
+                   boot_from_volume=False (no image_ref and a root block device mapping to a volume)}
   build_requests  {uuid?, project_id, user_id, flavor?, created_at?}  (instance mapping without cell)
   migrations      {cell, instance_uuid, source_compute, dest_compute, status, migration_type="migration"}
 The result maps each list to what was created (uuids and database ids).
@@ -19,11 +20,19 @@ import sys
 
 from oslo_utils import uuidutils
 
+# The image every seeded instance boots from unless it boots from a volume: an instance with no image_ref and no
+# root block device mapping is volume-backed to nova (compute.utils.is_volume_backed_instance).
+LAB_IMAGE = "6e1a1a9c-4b7d-4d36-9c4f-1ab0b0c0ffee"
+
 
 def _setup(conf):
     from nova import config, objects  # pylint: disable=import-outside-toplevel
     config.parse_args(["nova_seed", "--config-file", conf])
     objects.register_all()
+
+
+def flavor_root(spec):
+    return (spec.get("flavor") or {}).get("root_gb", 10)
 
 
 def _when(value):
@@ -79,8 +88,9 @@ class Seeder:
         return self.objects.Flavor(
             id=1, flavorid=flavor.get("name", "m1.small"), name=flavor.get("name", "m1.small"),
             vcpus=flavor.get("vcpus", 1), memory_mb=flavor.get("memory_mb", 1024),
-            root_gb=flavor.get("root_gb", 10), ephemeral_gb=0, swap=0, rxtx_factor=1.0,
-            vcpu_weight=0, disabled=False, is_public=True, extra_specs={}, description=None)
+            root_gb=flavor.get("root_gb", 10), ephemeral_gb=flavor.get("ephemeral_gb", 0), swap=flavor.get("swap", 0),
+            rxtx_factor=1.0, vcpu_weight=0, disabled=False, is_public=True,
+            extra_specs=flavor.get("extra_specs", {}), description=None)
 
     def _instance(self, ctxt, spec):
         node = spec.get("node", spec.get("host"))
@@ -91,6 +101,7 @@ class Seeder:
             power_state=1, host=spec.get("host"), node=node,
             compute_id=self.node_ids.get((spec.get("cell"), node)) if node else None,
             display_name=spec.get("name", "lab-instance"), flavor=self._flavor(spec),
+            image_ref="" if spec.get("boot_from_volume") else spec.get("image_ref", LAB_IMAGE),
             instance_type_id=1, vcpus=self._flavor(spec).vcpus, memory_mb=self._flavor(spec).memory_mb,
             root_gb=self._flavor(spec).root_gb,
             info_cache=self.objects.InstanceInfoCache(network_info=self.network_model.NetworkInfo()))
@@ -102,6 +113,11 @@ class Seeder:
         with self.in_cell(spec["cell"]) as cctxt:
             inst = self._instance(cctxt, spec)
             inst.create()
+            if spec.get("boot_from_volume"):
+                self.objects.BlockDeviceMapping(
+                    cctxt, instance_uuid=inst.uuid, boot_index=0, source_type="volume", destination_type="volume",
+                    device_name="/dev/vda", volume_id=uuidutils.generate_uuid(), delete_on_termination=False,
+                    volume_size=flavor_root(spec)).create()
             if spec.get("mapped", True):
                 self.objects.InstanceMapping(
                     self.admin, instance_uuid=inst.uuid, cell_mapping=self.cell(spec["cell"]),

@@ -56,7 +56,9 @@ def test_every_report_level_counts_everything_and_returns_only_what_it_promises(
                                for report in ('full', 'problems', 'summary'))
     expected_summary = dict(providers=3, consumers=4, problem_consumers=2, over_capacity=['cn1', 'cn3'],
                             allocations=dict(active=3, migration_in_progress=0, stale_source=1, deleted_instance=0,
-                                             orphan=1, building=0, unverifiable=0))
+                                             orphan=1, building=0, unverifiable=0, mismatched=0),
+                            flavor_check=dict(checked=True, judged=0, mismatched=0, not_judged={
+                                placement_classify.NOT_JUDGED_NO_FLAVOR: 3}))
     assert full['summary'] == problems['summary'] == summary['summary'] == expected_summary
     assert [r['report'] for r in (full, problems, summary)] == ['full', 'problems', 'summary']
 

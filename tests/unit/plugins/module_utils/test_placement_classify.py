@@ -91,3 +91,66 @@ def test_an_unread_cell_makes_unknown_and_mapped_consumers_unverifiable():
     assert classify(nova, 'moved', 'cn1') == 'unverifiable'
     assert classify(nova, 'nobody', 'cn1') == 'unverifiable'
     assert classify(nova, 'known', 'cn1') == 'deleted_instance'
+
+
+SMALL_FLAVOR = dict(name='m1.small', vcpus=1, memory_mb=1024, root_gb=10, ephemeral_gb=0, swap=0, extra_specs={})
+WANTED = {'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10}
+INVENTORY = dict(total=100, reserved=0, allocation_ratio=1.0, min_unit=1, max_unit=100, step_size=1)
+
+
+def flavored(held, **kwargs):
+    """A PlacementState where consumer 'i' holds ``held``, and a NovaState where 'i' runs m1.small on compute2."""
+    providers = {uuid: dict(provider(uuid), inventories=dict.fromkeys(WANTED, INVENTORY)) for uuid in ('cn1', 'cn2')}
+    for uuid, resources in held.items():
+        providers[uuid]['allocations'] = {'i': resources}
+    placement = placement_state.PlacementState(providers, sharing=set(), share_peers={})
+    settled = dict(instance(host='compute2', compute='cn2'), flavor=SMALL_FLAVOR, is_bfv=False, image_properties={})
+    settled.update(kwargs)
+    return placement, nova_state(instances={'i': settled})
+
+
+@pytest.mark.parametrize('held, expected', [
+    ({'cn2': WANTED}, {'cn2': 'active'}),
+    ({'cn2': WANTED, 'cn1': WANTED}, {'cn2': 'active', 'cn1': 'stale_source'}),    # the doubled case stays as it was
+    ({'cn2': {'VCPU': 1, 'MEMORY_MB': 1024}}, {'cn2': 'mismatched'}),               # a class missing
+    ({'cn2': dict(WANTED, MEMORY_MB=512)}, {'cn2': 'mismatched'}),                   # a wrong amount
+    ({'cn1': WANTED}, {'cn1': 'mismatched'}),                                       # on another node only
+    ({'cn2': {'VCPU': 1}, 'cn1': {'MEMORY_MB': 1024, 'DISK_GB': 10}}, {'cn2': 'mismatched', 'cn1': 'mismatched'}),
+])
+def test_a_settled_instance_is_judged_against_its_flavor(held, expected):
+    placement, nova = flavored(held)
+    classifier = placement_classify.Classifier(placement, nova, 3600)
+    assert {rp: classifier.classify('i', rp)[0] for rp in held} == expected
+    judged, mismatch, why_not = classifier.flavor_check('i')
+    assert judged is True and why_not is None
+    assert (mismatch is not None) == ('mismatched' in expected.values())
+    if mismatch:
+        assert mismatch['target'] == {'cn2': WANTED} and mismatch['flavor'] == 'm1.small'
+        assert 'its allocation differs from its flavor m1.small' in classifier.classify('i', next(iter(held)))[1]
+
+
+MIXED = dict(SMALL_FLAVOR, extra_specs={'hw:cpu_policy': 'mixed'})
+
+
+@pytest.mark.parametrize('changes, judged, why_not', [
+    (dict(task_state='resize_prep'), False, None),          # a task under way: as heal_allocations, not judged
+    (dict(vm_state='error'), False, None),
+    (dict(vm_state='stopped'), True, None),                 # a stopped instance still holds its flavor
+    (dict(flavor=None), False, placement_classify.NOT_JUDGED_NO_FLAVOR),
+    (dict(compute_uuid='cn9'), False, placement_classify.NOT_JUDGED_NO_PROVIDER),
+    (dict(flavor=MIXED), False, 'hw:cpu_policy=mixed (its PCPU/VCPU split) is not worked out by this check'),
+])
+def test_only_settled_instances_with_a_readable_flavor_are_judged(changes, judged, why_not):
+    placement, nova = flavored({'cn2': {'VCPU': 1}}, **changes)
+    nova.compute_nodes['cn9'] = dict(cell=CELL1, host='compute9', node='compute9')
+    classifier = placement_classify.Classifier(placement, nova, 3600)
+    assert classifier.flavor_check('i')[0::2] == (judged, why_not)
+    assert (classifier.classify('i', 'cn2')[0] == 'mismatched') is judged
+
+
+def test_a_migration_in_progress_or_a_scoped_read_is_not_judged():
+    placement, nova = flavored({'cn2': {'VCPU': 1}})
+    nova.migrations_by_instance = {'i': [dict(in_progress=True, nodes={'cn1', 'cn2'})]}
+    assert placement_classify.Classifier(placement, nova, 3600).flavor_check('i') == (False, None, None)
+    placement, nova = flavored({'cn2': {'VCPU': 1}})
+    assert placement_classify.Classifier(placement, nova, 3600, check_flavors=False).classify('i', 'cn2')[0] == 'active'

@@ -211,3 +211,92 @@ def test_a_write_is_refused_without_consumer_generations(max_version, release):
     assert 'action=audit and action=fit work on this Placement' in raised.value.msg
     client.max_version = '1.28'
     placement_clean.require_safe_writes(client, 'clean')
+
+
+WANTED = {'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10}
+
+
+def mismatch(target, **details):
+    base = dict(flavor='m1.small', host='compute2', node='compute2', expected=WANTED, missing={}, wrong_amount={},
+                unexpected={}, wrong_provider={}, target=target, unrepairable=None)
+    return dict(base, **details)
+
+
+def mismatched_audit(placement, mismatches):
+    audit = audit_of(placement, {consumer: dict.fromkeys(placement.consumers[consumer]['allocations'], 'mismatched')
+                                 for consumer in mismatches})
+    for consumer in audit['consumers']:
+        consumer['mismatch'] = mismatches[consumer['uuid']]
+    return audit
+
+
+def test_a_mismatched_consumer_is_repaired_only_when_named_and_only_when_its_place_is_known(tmp_path):
+    placement = FakePlacement({'wrong': allocation(cn1=WANTED), 'short': allocation(cn2={'VCPU': 1}),
+                               'split': allocation(cn2={'DISK_GB': 1}, nfs={'DISK_GB': 1})})
+    audit = mismatched_audit(placement, {
+        'wrong': mismatch({'cn2': WANTED}, missing=WANTED, wrong_provider={'cn1': WANTED}),
+        'short': mismatch({'cn2': WANTED}, missing={'MEMORY_MB': 1024, 'DISK_GB': 10}),
+        'split': mismatch(None, unrepairable='DISK_GB is split over 2 providers')})
+
+    assert placement_clean.plan_clean(audit, CLEANABLE) == {}          # the default clean leaves them alone
+    classes = CLEANABLE + placement_classify.REPAIRABLE
+    plan = placement_clean.plan_clean(audit, classes)
+    assert sorted(plan) == ['short', 'wrong']
+    assert placement_clean.unrepairable(audit, classes) == [
+        dict(consumer_uuid='split', reason='DISK_GB is split over 2 providers')]
+    changes = placement_clean.plan_changes(audit, plan)
+    assert [(c['consumer_uuid'], c['action'], c['kept'], sorted(c['removed'])) for c in changes] == [
+        ('short', 'repaired', {'cn2': WANTED}, ['cn2']), ('wrong', 'repaired', {'cn2': WANTED}, ['cn1'])]
+    assert changes[1]['before'] == {'cn1': WANTED} and changes[1]['mismatch']['wrong_provider'] == {'cn1': WANTED}
+
+    cleaner = placement_clean.Cleaner(placement, classes, lambda c, a: {}, str(tmp_path),
+                                      rejudge=lambda c, a: pytest.fail('nothing changed since the audit'))
+    done = cleaner.apply(changes)
+    assert done == [dict(change, attempts=1) for change in changes]
+    assert {c: placement.consumers[c]['allocations'] for c in ('short', 'wrong')} == {
+        'short': {'cn2': {'resources': WANTED}}, 'wrong': {'cn2': {'resources': WANTED}}}
+    assert [body['consumer_generation'] for _c, body in placement.puts] == [1, 1]
+    assert [backup['consumers'] for backup in cleaner.backups] == [2]
+
+
+def test_a_repair_is_judged_again_when_the_consumer_changed_since_the_audit_or_on_a_conflict(tmp_path):
+    placement = FakePlacement({'a': allocation(cn2={'VCPU': 1, 'MEMORY_MB': 1024})}, conflicts={'a': 1})
+    audit = mismatched_audit(placement, {'a': mismatch({'cn2': WANTED}, missing={'DISK_GB': 10})})
+    changes = placement_clean.plan_changes(audit, placement_clean.plan_clean(audit, ['mismatched']))
+    placement.consumers['a']['allocations'] = {'cn2': {'resources': {'VCPU': 1, 'MEMORY_MB': 1024, 'DISK_GB': 10}},
+                                               'cn1': {'resources': {'VCPU': 1}}}
+    judged = []
+
+    def rejudge(consumer, held):
+        judged.append(held)
+        return mismatch({'cn2': WANTED}, wrong_provider={'cn1': {'VCPU': 1}})
+
+    cleaner = placement_clean.Cleaner(placement, ['mismatched'], lambda c, a: {}, str(tmp_path), rejudge=rejudge)
+    [done] = cleaner.apply(changes)
+    assert done['attempts'] == 2 and len(judged) == 2 and sorted(done['removed']) == ['cn1']
+    assert placement.consumers['a']['allocations'] == {'cn2': {'resources': WANTED}}
+    assert len(cleaner.backups) == 2
+
+    # Matching by now (someone else repaired it): nothing is written.
+    placement = FakePlacement({'a': allocation(cn2=WANTED)})
+    cleaner = placement_clean.Cleaner(placement, ['mismatched'], lambda c, a: {}, str(tmp_path),
+                                      rejudge=lambda c, a: None)
+    assert cleaner.apply(changes) == [] and placement.puts == []
+
+
+def test_rejudge_reads_nova_again_and_leaves_a_provider_the_audit_did_not_read_alone():
+    from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.module_utils.test_placement_classify import (
+        flavored,
+    )
+    placement_state, nova = flavored({'cn2': {'VCPU': 1}})
+    reads = []
+
+    class Source:
+        def read(self, consumers):
+            reads.append(consumers)
+            return nova
+
+    rejudge = placement_clean.rejudger(placement_state, Source(), 3600)
+    assert rejudge('i', {'cn2': {'VCPU': 1}, 'new-provider': {'DISK_GB': 10}}) is None and reads == []
+    assert rejudge('i', {'cn2': WANTED}) is None
+    assert rejudge('i', {'cn1': WANTED})['target'] == {'cn2': WANTED} and reads == [['i'], ['i']]

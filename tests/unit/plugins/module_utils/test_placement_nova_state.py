@@ -4,6 +4,7 @@
 """placement_nova_state: Nova read in chunks, in a thread of its own, from a fake nova_api and cell."""
 
 import datetime
+import json
 import re
 
 import pytest
@@ -18,8 +19,11 @@ CELL1 = 'c1'
 class CountingNovaDB:
     """nova_api plus one cell, answering the audit's queries from dicts and counting them."""
 
-    def __init__(self, instances, fail_cell=False):
+    def __init__(self, instances, fail_cell=False, extra=None, roots=None, system_metadata=None):
         self.instances = instances          # uuid -> host
+        self.extra = extra or {}            # uuid -> instance_extra.flavor
+        self.roots = roots or {}            # uuid -> destination_type of the root block device mapping
+        self.system_metadata = system_metadata or {}    # uuid -> {key: value}
         self.fail_cell = fail_cell
         self.queries = []
         self.overrides = []
@@ -36,7 +40,18 @@ class CountingNovaDB:
         if 'FROM instances' in sql:
             listed = re.findall(r"'([^']*)'", sql.split(' IN ', 1)[1])
             return [dict(uuid=u, host=self.instances[u], node=self.instances[u], vm_state='active',
+                         task_state=None, image_ref='' if u.startswith('bfv') else 'image-1',
                          created_at=NOW, deleted=0) for u in listed if u in self.instances]
+        listed = re.findall(r"'([^']*)'", sql.rsplit(' IN ', 1)[-1])
+        if 'FROM instance_extra' in sql:
+            return [dict(instance_uuid=u, flavor=self.extra[u]) for u in listed if u in self.extra]
+        if 'FROM block_device_mapping' in sql:
+            assert 'boot_index = 0' in sql and 'deleted = 0' in sql
+            return [dict(instance_uuid=u, destination_type=self.roots[u]) for u in listed if u in self.roots]
+        if 'FROM instance_system_metadata' in sql:
+            assert "IN ('image_hw_cpu_policy')" in sql
+            return [dict(instance_uuid=u, key=key, value=value) for u in listed
+                    for key, value in self.system_metadata.get(u, {}).items()]
         return []
 
     def literals(self, values):
@@ -59,10 +74,11 @@ def test_nova_is_read_alongside_placement_in_chunks_never_per_consumer(monkeypat
     nova = feed.result()
     assert set(nova.instances) == set(consumers[::2])
     assert nova.instances['c000']['compute_uuid'] == 'cn1'
-    # 3 to open, then 5 chunks of at most 10 consumers: build_requests, instances, and migrations twice (by
-    # instance for the instances found, by their own uuid for the other consumers). Every cell was read, so
-    # the instance mappings, which only matter for a cell that could not be, are not.
-    assert len(nova_db.queries) == 3 + 5 * 4
+    # 3 to open, then 5 chunks of at most 10 consumers: build_requests, instances, what the flavor check needs
+    # of the settled instances (instance_extra, block_device_mapping, instance_system_metadata), and migrations
+    # twice (by instance for the instances found, by their own uuid for the other consumers). Every cell was
+    # read, so the instance mappings, which only matter for a cell that could not be, are not.
+    assert len(nova_db.queries) == 3 + 5 * 7
     assert 'instance_mappings' not in nova_db.queries
     assert nova_db.queries.count('instances') == 5
 
@@ -92,3 +108,26 @@ def test_an_unreadable_cell_is_reported_not_raised():
     nova = feed.result()
     assert nova.unreachable_cells == [CELL1]
     assert nova.cells[CELL1]['error'] == 'Cannot connect to database nova_cell1 at db:3306'
+
+
+def flavor_json(**data):
+    return json.dumps({'cur': {'nova_object.name': 'Flavor', 'nova_object.data': dict(
+        dict(name='m1.small', vcpus=1, memory_mb=512, root_gb=10, ephemeral_gb=0, swap=0, extra_specs={}), **data)},
+        'old': None, 'new': None})
+
+
+def test_settled_instances_get_their_flavor_boot_source_and_image_properties():
+    nova_db = CountingNovaDB(
+        {'i1': 'compute1', 'bfv1': 'compute1', 'bfv2': 'compute1', 'i2': 'compute1', 'i3': 'compute1'},
+        extra={'i1': flavor_json(extra_specs={'hw:cpu_policy': 'dedicated'}), 'bfv1': flavor_json(),
+               'bfv2': flavor_json(), 'i2': flavor_json(), 'i3': 'not json'},
+        roots={'i2': 'volume', 'bfv2': 'local'}, system_metadata={'i1': {'image_hw_cpu_policy': 'dedicated'}})
+    nova = placement_nova_state.NovaSource(nova_db).read(['i1', 'bfv1', 'bfv2', 'i2', 'i3'])
+    assert nova.instances['i1']['flavor']['extra_specs'] == {'hw:cpu_policy': 'dedicated'}
+    assert nova.instances['i1']['image_properties'] == {'hw_cpu_policy': 'dedicated'}
+    # A root mapping decides; without one, no image_ref means a volume, as nova decides.
+    assert {u: nova.instances[u]['is_bfv'] for u in ('i1', 'bfv1', 'bfv2', 'i2')} == {
+        'i1': False, 'bfv1': True, 'bfv2': False, 'i2': True}
+    assert nova.instances['i3']['flavor'] is None
+    assert nova.instances['bfv1']['flavor'] == dict(name='m1.small', vcpus=1, memory_mb=512, root_gb=10,
+                                                    ephemeral_gb=0, swap=0, extra_specs={})
