@@ -86,6 +86,14 @@ def placement_allocations(result):
                                          rc: inventories[rc].get('free') for rc in classes}),
                                      'Compare the allocation ratios and reserved amounts with what the instances use; '
                                      'nothing to clean', kind='over_capacity'))
+    mismatched = sorted({c.get('consumer_uuid') for p in audit.get('providers') or [] for c in p.get('consumers') or []
+                         if c.get('classification') == 'mismatched'})
+    if mismatched:
+        findings.append(_finding('placement_allocations', 'instances', 'medium',
+                                 f'{len(mismatched)} instance(s) hold allocations that differ from their flavor or sit '
+                                 'on another node than theirs', len(mismatched), dict(consumers=mismatched[:200]),
+                                 CLEAN.replace('--check', '-e \'{"clean_placement_classes": ["mismatched"]}\' --check', 1),
+                                 kind='mismatched'))
     unverifiable = ((audit.get('summary') or {}).get('allocations') or {}).get('unverifiable') or 0
     if unverifiable:
         unread = [c.get('name') for c in audit.get('cells') or [] if not c.get('reachable')]

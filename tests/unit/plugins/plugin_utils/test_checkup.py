@@ -110,3 +110,12 @@ def test_the_trend_names_what_is_new_worse_and_fixed_but_not_what_did_not_run():
 def test_an_unknown_gate_is_refused():
     with pytest.raises(ValueError, match='fail_on must be one of info, low, medium, high, critical'):
         checkup.report(healthy_results(), fail_on='severe')
+
+
+def test_allocations_that_differ_from_the_flavor_are_one_finding_with_the_clean_that_names_them():
+    results = healthy_results()
+    results['placement_allocations'] = audit(provider('cmp1', [consumer('m1', 'mismatched', 512),
+                                                               consumer('m2', 'mismatched', 256)]))
+    [finding] = checkup.report(results)['findings']
+    assert (finding['id'], finding['severity'], finding['value']) == ('placement_allocations.mismatched', 'medium', 2)
+    assert '"clean_placement_classes": ["mismatched"]' in finding['fix'] and finding['evidence']['consumers'] == ['m1', 'm2']
