@@ -1,7 +1,9 @@
 """Build the execution environment of extensions/awx/ee/execution-environment.yml with podman, offline.
 
-1. The base, once per machine (cached by tag): debootstrap minbase bookworm with python3 and python3-venv (Debian's
-   ensurepip and venv, which ansible-builder's scripts use), `podman import`ed, never pulled.
+1. The base, once per machine (cached by tag): debootstrap minbase bookworm with python3, python3-pip and
+   python3-venv, `podman import`ed, never pulled. Debian refuses ensurepip for its system Python, which
+   ansible-builder's pip_install script runs: the definition skips it (options.skip_pip_install) and Debian's pip
+   does the work; assemble makes a venv (python3-venv).
 2. The collection tarball (`ansible-galaxy collection build`, what `make build` does).
 3. Every Python package the image needs, as wheels fetched on this host with its pip configuration and
    constraints.txt (Debian 12's Python 3.11 in the image is the venv's): ansible-core, ansible-runner,
@@ -30,7 +32,7 @@ BUILD = ROOT / ".build" / "ee"
 # The wheels are what ansible-builder's additional_build_files copies from here.
 WHEELS = BUILD / "wheels"
 MIRROR = "http://deb.debian.org/debian"
-BASE_PACKAGES = ("python3", "python3-venv")
+BASE_PACKAGES = ("python3", "python3-pip", "python3-venv")
 # What ansible-builder's own Containerfile installs with pip besides the definition's packages (3.2.0).
 BUILDER_PIP = ("bindep", "PyYAML", "packaging", "dumb-init==1.2.5")
 BIN = pathlib.Path(sys.executable).parent
