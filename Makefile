@@ -6,7 +6,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.build/collections
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 
-.PHONY: test deps sanity lint unit integration scenarios molecule bench build lab-up lab-down lab-status lab-reset demo demo-down clean
+.PHONY: test deps sanity lint unit integration scenarios molecule bench build ee lab-up lab-down lab-status lab-reset demo demo-down clean
 
 ## test: install what is needed, then sanity, lint, unit, integration, scenario and molecule tests, in that order
 test: deps sanity lint unit integration scenarios molecule
@@ -26,7 +26,9 @@ unit: deps
 	@echo "== unit tests"
 	@VENV=$(CURDIR)/$(VENV) bash tests/unit/run.sh
 
+# podman and debootstrap too: test_awx_ee.py builds the execution environment of `make ee` (once per machine)
 integration: deps
+	@bash tests/bootstrap.sh demo
 	@echo "== integration tests against the service lab"
 	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v
 
@@ -62,6 +64,12 @@ bench: deps
 build: deps
 	@mkdir -p .build/dist
 	@$(BIN)/ansible-galaxy collection build --force --output-path .build/dist .
+
+## ee: the AWX/AAP execution environment (extensions/awx/ee/execution-environment.yml) built with ansible-builder and
+## podman, offline, on a local debootstrap base (tests/ee/image.py); prints its tag. EE_REBUILD=1 rebuilds it.
+ee: deps
+	@bash tests/bootstrap.sh demo
+	@$(BIN)/python -m tests.ee $(if $(EE_REBUILD),--rebuild)
 
 # PROFILE=cloud: the cloud profile (Keystone, Glance, nova-api, scheduler, fake computes) instead of the light lab.
 PROFILE ?= light

@@ -2,8 +2,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """extensions/awx/ee/execution-environment.yml through `ansible-builder create` (offline: the schema and the build
-context, no image): the collection tarball `make build` makes is in the context where the galaxy stage installs it
-from, with the dependency files ansible-builder introspects."""
+context, no image; tests/integration/test_awx_ee.py builds the image and runs a job in it): the collection tarball
+`make build` makes is in the context where the galaxy stage installs it from, with the dependency files
+ansible-builder introspects."""
 
 import subprocess
 import sys
@@ -36,6 +37,9 @@ def test_ansible_builder_create_stages_the_collection(tmp_path):
     containerfile = (context / 'Containerfile').read_text()
     assert 'ARG PKGMGR="/usr/bin/apt-get"' in containerfile and 'ARG PKGMGR_PRESERVE_CACHE="always"' in containerfile
     assert 'COPY _build/collections/ /tmp/openstack_ops/' in containerfile
+    # pip in the build reads only the wheels tests/ee/image.py fetched on the host (make ee)
+    assert 'ENV PIP_NO_INDEX=1 PIP_FIND_LINKS=/wheels' in containerfile
+    assert definition['additional_build_files'][1] == {'src': '../../../.build/ee/wheels', 'dest': 'wheels'}
     assert f'ARG EE_BASE_IMAGE="{definition["images"]["base_image"]["name"]}"' in containerfile
     requirements = yaml.safe_load((context / '_build' / 'requirements.yml').read_text())
     assert requirements['collections'] == [{'name': f'/tmp/openstack_ops/{tarball}', 'type': 'file'}]

@@ -1,0 +1,151 @@
+"""Build the execution environment of extensions/awx/ee/execution-environment.yml with podman, offline.
+
+1. The base, once per machine (cached by tag): debootstrap minbase bookworm with python3, python3-pip and
+   python3-venv, `podman import`ed, never pulled. Debian refuses ensurepip for its system Python, which
+   ansible-builder's pip_install script runs: the definition skips it (options.skip_pip_install) and Debian's pip
+   does the work; assemble makes a venv (python3-venv).
+2. The collection tarball (`ansible-galaxy collection build`, what `make build` does).
+3. Every Python package the image needs, as wheels fetched on this host with its pip configuration and
+   constraints.txt (Debian 12's Python 3.11 in the image is the venv's): ansible-core, ansible-runner,
+   requirements.txt, and what ansible-builder's own stages install (bindep, PyYAML, packaging, dumb-init).
+4. `ansible-builder create` writes the build context (its Containerfile and scripts, unchanged); the wheels are
+   copied into it; `podman build --pull=never` builds it. pip inside the build never reaches an index: the
+   definition sets PIP_NO_INDEX and PIP_FIND_LINKS to the wheels. apt-get reaches the Debian mirror (as debootstrap
+   does) for the packages bindep.txt names, which ansible-builder's assemble/install-from-bindep scripts install.
+
+The image's tag carries the collection's version and a digest of everything that goes into it, so a stale image is
+never reused, and podman's layer cache makes a rebuild after a collection change short.
+"""
+import hashlib
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+DEFINITION = ROOT / "extensions" / "awx" / "ee" / "execution-environment.yml"
+BUILD = ROOT / ".build" / "ee"
+# The wheels are what ansible-builder's additional_build_files copies from here.
+WHEELS = BUILD / "wheels"
+MIRROR = "http://deb.debian.org/debian"
+BASE_PACKAGES = ("python3", "python3-pip", "python3-venv")
+# What ansible-builder's own Containerfile installs with pip besides the definition's packages (3.2.0).
+BUILDER_PIP = ("bindep", "PyYAML", "packaging", "dumb-init==1.2.5")
+BIN = pathlib.Path(sys.executable).parent
+
+
+def definition():
+    return yaml.safe_load(DEFINITION.read_text())
+
+
+def base_image():
+    return definition()["images"]["base_image"]["name"]
+
+
+def image():
+    """The tag of the built image: its version, and a digest of what goes in (the definition, the collection's
+    files as git sees them, the dependency pins)."""
+    return f"{definition()['options']['tags'][0]}-{_digest()}"
+
+
+def _digest():
+    digest = hashlib.sha256()
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-co", "--exclude-standard",
+                            "plugins", "roles", "playbooks", "meta", "galaxy.yml", "requirements.txt", "bindep.txt",
+                            "constraints.txt", "extensions/awx/ee", "tests/ee/image.py"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in sorted(files):
+        path = ROOT / name
+        if path.is_file():
+            digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def exists(tag):
+    return subprocess.run(["podman", "image", "exists", tag], check=False).returncode == 0
+
+
+def build(log=print, rebuild=False):
+    """Build the image unless it exists; return its tag."""
+    tag = image()
+    if exists(tag) and not rebuild:
+        log(f"image {tag} already built: reusing it")
+        return tag
+    started = time.monotonic()
+    if not exists(base_image()):
+        _build_base(log)
+    tarball = _build_collection(log)
+    _fetch_wheels(log)
+    with tempfile.TemporaryDirectory(prefix="openstack_ops-ee-") as tmp:
+        context = pathlib.Path(tmp, "context")
+        log(f"ansible-builder create -> {context}")
+        _run([str(BIN / "ansible-builder"), "create", "-f", str(DEFINITION), "-c", str(context)], "ansible-builder create")
+        assert (context / "_build" / "collections" / tarball.name).exists()
+        log(f"podman build --pull=never -> {tag}")
+        _run(["podman", "build", "--pull=never", "--layers", "-f", str(context / "Containerfile"), "-t", tag,
+              str(context)], "podman build")
+    log(f"built {tag} in {time.monotonic() - started:.0f} s")
+    return tag
+
+
+def _run(argv, what, **kwargs):
+    result = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    if result.returncode:
+        raise RuntimeError(f"{what} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def _build_collection(log):
+    version = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"]
+    dist = ROOT / ".build" / "dist"
+    dist.mkdir(parents=True, exist_ok=True)
+    log(f"ansible-galaxy collection build -> {dist}")
+    _run([str(BIN / "ansible-galaxy"), "collection", "build", "--force", "--output-path", str(dist), str(ROOT)],
+         "ansible-galaxy collection build")
+    return dist / f"openstack_ops-runbooks-{version}.tar.gz"
+
+
+def _fetch_wheels(log):
+    refs = definition()["dependencies"]
+    log(f"pip wheel (host's indexes, constraints.txt) -> {WHEELS}")
+    shutil.rmtree(WHEELS, ignore_errors=True)
+    WHEELS.mkdir(parents=True)
+    _run([str(BIN / "python"), "-m", "pip", "wheel", "-q", "--wheel-dir", str(WHEELS),
+          "-c", str(ROOT / "constraints.txt"), refs["ansible_core"]["package_pip"],
+          refs["ansible_runner"]["package_pip"], "-r", str(ROOT / "requirements.txt"), *BUILDER_PIP], "pip wheel")
+
+
+def _build_base(log):
+    for tool in ("debootstrap", "podman"):
+        if not shutil.which(tool):
+            raise RuntimeError(f"{tool} is missing: apt-get install -y podman debootstrap")
+    with tempfile.TemporaryDirectory(prefix="openstack_ops-ee-rootfs-") as tmp:
+        rootfs = pathlib.Path(tmp, "rootfs")
+        log(f"debootstrap --variant=minbase bookworm ({', '.join(BASE_PACKAGES)}) into {rootfs}")
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm",
+              str(rootfs), MIRROR], "debootstrap")
+        shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
+        (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
+        # no recommended packages in anything apt-get installs later (bindep's packages), and no service started
+        (rootfs / "etc/apt/apt.conf.d/90openstack-ops-ee").write_text(
+            'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n')
+        policy = rootfs / "usr/sbin/policy-rc.d"
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+        log(f"podman import -> {base_image()}")
+        tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
+        subprocess.run(["podman", "import", "--change", 'CMD ["/bin/bash"]', "-", base_image()],
+                       stdin=tar.stdout, check=True, capture_output=True)
+        tar.stdout.close()
+        if tar.wait():
+            raise RuntimeError("tar of the rootfs failed")
+
+
+def main(argv):
+    rebuild = "--rebuild" in argv
+    print(build(rebuild=rebuild))
+    return 0
