@@ -157,3 +157,45 @@ requirements:
 notes:
   - Nova's databases are only read here; the database sessions never commit.
 '''
+
+    # The cell_connections option of the modules that read every cell through nova_api's cell_mappings.
+    CELL_CONNECTIONS = r'''
+options:
+  cell_connections:
+    description:
+      - Connection settings that replace parts of a cell's C(database_connection), for cells whose database
+        address, as stored in C(cell_mappings), cannot be reached from where the module runs.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      cell:
+        description:
+          - The name or uuid of the cell, as in C(cell_mappings).
+        type: str
+        required: true
+      login_db:
+        description:
+          - The database name to use instead of the mapping's.
+        type: str
+      login_host:
+        description:
+          - The host to connect to instead of the mapping's.
+        type: str
+      login_password:
+        description:
+          - The password to use instead of the mapping's.
+        type: str
+      login_port:
+        description:
+          - The port to connect to instead of the mapping's.
+        type: int
+      login_unix_socket:
+        description:
+          - A Unix socket to connect through instead of a host and port.
+        type: str
+      login_user:
+        description:
+          - The user to log in as instead of the mapping's.
+        type: str
+'''

@@ -39,43 +39,6 @@ options:
       - The age, in seconds, beyond which a backup in O(backup_dir) no longer counts as fresh.
     type: int
     default: 1800
-  cell_connections:
-    description:
-      - Connection settings that replace parts of a cell's C(database_connection), for cells whose database
-        address, as stored in C(cell_mappings), cannot be reached from where the module runs.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      cell:
-        description:
-          - The name or uuid of the cell, as in C(cell_mappings).
-        type: str
-        required: true
-      login_db:
-        description:
-          - The database name to use instead of the mapping's.
-        type: str
-      login_host:
-        description:
-          - The host to connect to instead of the mapping's.
-        type: str
-      login_password:
-        description:
-          - The password to use instead of the mapping's.
-        type: str
-      login_port:
-        description:
-          - The port to connect to instead of the mapping's.
-        type: int
-      login_unix_socket:
-        description:
-          - A Unix socket to connect through instead of a host and port.
-        type: str
-      login_user:
-        description:
-          - The user to log in as instead of the mapping's.
-        type: str
   cell_timeout:
     description:
       - Seconds allowed to connect to a cell database and for each read from it. A cell that does not answer in
@@ -109,6 +72,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - openstack_ops.runbooks.mariadb.CELL_CONNECTIONS
   - openstack_ops.runbooks.mariadb
   - openstack_ops.runbooks.mariadb.NOVA_DB
   - openstack_ops.runbooks.attributes

@@ -23,44 +23,6 @@ description:
 author:
   - openstack_ops.runbooks maintainers (@openstack-ops)
 options:
-  cell_connections:
-    description:
-      - Connection settings that replace parts of a cell's C(database_connection), for cells whose database
-        address, as stored in C(cell_mappings), cannot be reached from where the module runs (as in
-        M(openstack_ops.runbooks.cell_mapping_check)).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      cell:
-        description:
-          - The name or uuid of the cell, as in C(cell_mappings).
-        type: str
-        required: true
-      login_db:
-        description:
-          - The database name to use instead of the mapping's.
-        type: str
-      login_host:
-        description:
-          - The host to connect to instead of the mapping's.
-        type: str
-      login_password:
-        description:
-          - The password to use instead of the mapping's.
-        type: str
-      login_port:
-        description:
-          - The port to connect to instead of the mapping's.
-        type: int
-      login_unix_socket:
-        description:
-          - A Unix socket to connect through instead of a host and port.
-        type: str
-      login_user:
-        description:
-          - The user to log in as instead of the mapping's.
-        type: str
   cell_timeout:
     description:
       - Seconds allowed to connect to a cell database and for each read from it. A cell that does not answer is
@@ -106,6 +68,7 @@ options:
     type: int
     default: 600
 extends_documentation_fragment:
+  - openstack_ops.runbooks.mariadb.CELL_CONNECTIONS
   - openstack_ops.runbooks.openstack
   - openstack_ops.runbooks.mariadb.NOVA_DB_NESTED
   - openstack_ops.runbooks.attributes

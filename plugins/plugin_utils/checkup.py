@@ -74,8 +74,8 @@ def placement_allocations(result):
                      f'{_amount(worst, inventory.get("free"))} free')
             findings.append(_finding('placement_allocations', name, severity, title, leaked[worst], dict(
                 provider=provider.get('uuid'), leaked=leaked, consumers=sorted(consumers),
-                classes=provider.get('summary') or {}, capacity={rc: inv.get('capacity')
-                                                                   for rc, inv in inventories.items()},
+                classes=provider.get('summary') or {},
+                capacity={rc: inv.get('capacity') for rc, inv in inventories.items()},
                 free={rc: inv.get('free') for rc, inv in inventories.items()}), CLEAN, kind='leaked'))
         elif name in over:
             classes = sorted(rc for rc, inv in inventories.items() if (inv.get('free') or 0) < 0)

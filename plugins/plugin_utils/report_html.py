@@ -874,8 +874,8 @@ def _tuning(report):
             f'<section class="host" data-host="{e(host.get("host"))}" data-changed="{len(host.get("changed_settings") or [])}">'
             f'<h3>{e(host.get("host"))}: {e(host.get("result"))}</h3>'
             + _table(['setting', 'file', 'before', 'after', '', 'read by'], rows)
-            + (('<h4>Waits, in total seconds</h4>' + _table(['wait', 'file', 'before', 'after', 'shorter', ''], waits,
-                                                           numeric=(2, 3))) if waits else '')
+            + (('<h4>Waits, in total seconds</h4>'
+                + _table(['wait', 'file', 'before', 'after', 'shorter', ''], waits, numeric=(2, 3))) if waits else '')
             + f'<p>{"To restart" if check_mode else "Restarted"}: '
               f'<span data-key="restarted">{e(", ".join(host.get("restarted") or [])) or "nothing"}</span>'
             + (f'; not running (reads the file when started): {e(", ".join(host["not_running"]))}'
@@ -936,11 +936,11 @@ def _triage_instance(item):
             f'data-verdict="{e(item.get("verdict"))}"><h3>{e(item.get("name") or "")} '
             f'<code>{e(item.get("instance_uuid"))}</code></h3><p>{e(item.get("summary"))}</p>{facts}'
             + (f'<h4>Where to look</h4>{look}' if item.get('where_to_look') else '')
-            + (f'<h4>Faults</h4>' + _table(['time', 'code', 'message', ''], fault_rows, attrs=' class="faults"')
+            + ('<h4>Faults</h4>' + _table(['time', 'code', 'message', ''], fault_rows, attrs=' class="faults"')
                if fault_rows else '')
-            + (f'<h4>Actions and their request ids</h4>' + _table(['started', 'action', 'request id', 'message',
-                                                                   'events'], action_rows) if action_rows else '')
-            + (f'<h4>Placement allocations</h4>' + _table(['provider', 'resources'], allocation_rows)
+            + ('<h4>Actions and their request ids</h4>'
+               + _table(['started', 'action', 'request id', 'message', 'events'], action_rows) if action_rows else '')
+            + ('<h4>Placement allocations</h4>' + _table(['provider', 'resources'], allocation_rows)
                if allocation_rows else '')
             + '</section>')
 

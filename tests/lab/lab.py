@@ -29,13 +29,15 @@ def session(lab):
     owned = not lab.is_up()
     if owned:
         lab.up()
-    yield lab
-    if owned:
-        pids = dict(lab.pids)
-        lab.down()
-        alive = [name for name, pid in pids.items() if process.alive(pid)]
-        listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
-        assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
+    try:
+        yield lab
+    finally:
+        if owned:
+            pids = dict(lab.pids)
+            lab.down()
+            alive = [name for name, pid in pids.items() if process.alive(pid)]
+            listening = [name for name, port in lab.cfg.ports.items() if process.port_open(port)]
+            assert not alive and not listening, f"lab-down left processes {alive} / ports {listening}"
 
 
 class Lab:
