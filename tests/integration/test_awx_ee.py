@@ -38,7 +38,7 @@ def in_image(tag, *argv):
 
 
 def test_every_module_imports_and_finds_its_executables_in_the_image(ee):
-    libraries = third_party_imports()
+    libraries = sorted(third_party_imports())
     done = in_image(ee, "python3", "-c", IMPORT_ALL, COLLECTION, json.dumps(libraries))
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"failed": {}, "import_errors": {}}
