@@ -92,6 +92,32 @@ class Cell:
         )
 
 
+def read_cells(nova, overrides):
+    """Every cell of cell_mappings, in id order; cell_connections naming a cell that is not there is refused."""
+    rows = nova.query('SELECT id, uuid, name, database_connection, transport_url, disabled '
+                      'FROM cell_mappings ORDER BY id')
+    cells = [Cell(row) for row in rows]
+    known = {cell.name for cell in cells} | {cell.uuid for cell in cells}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise OpsError(f"cell_connections names cells that are not in cell_mappings: {', '.join(unknown)}; "
+                       f"cells: {', '.join(cell.label for cell in cells)}")
+    return cells
+
+
+def open_cell(nova, cell, overrides, cell_timeout):
+    """Connect to a cell's database (its mapping's URL, then the overrides by name and by uuid), or keep the error
+    on the cell; returns whether it is reachable."""
+    override = dict(connect_timeout=cell_timeout, read_timeout=cell_timeout)
+    override.update(overrides.get(cell.name, {}))
+    override.update(overrides.get(cell.uuid, {}))
+    try:
+        cell.db = nova.cell(cell.database_connection, override)
+    except OpsError as error:
+        cell.error = mask_url(error.msg)
+    return cell.reachable
+
+
 def cell_overrides(cell_connections):
     """{cell name or uuid: PyMySQL keywords} from the cell_connections option."""
     overrides = {}
@@ -151,25 +177,11 @@ class CellAudit:
         return self.result()
 
     def _load_cells(self):
-        rows = self.nova.query('SELECT id, uuid, name, database_connection, transport_url, disabled '
-                               'FROM cell_mappings ORDER BY id')
-        self.cells = [Cell(row) for row in rows]
+        self.cells = read_cells(self.nova, self.overrides)
         self.by_id = {cell.id: cell for cell in self.cells}
-        known = {cell.name for cell in self.cells} | {cell.uuid for cell in self.cells}
-        unknown = sorted(set(self.overrides) - known)
-        if unknown:
-            raise OpsError(f"cell_connections names cells that are not in cell_mappings: {', '.join(unknown)}; "
-                           f"cells: {', '.join(cell.label for cell in self.cells)}")
 
     def _open(self, cell):
-        override = dict(connect_timeout=self.cell_timeout, read_timeout=self.cell_timeout)
-        override.update(self.overrides.get(cell.name, {}))
-        override.update(self.overrides.get(cell.uuid, {}))
-        try:
-            cell.db = self.nova.cell(cell.database_connection, override)
-        except OpsError as error:
-            cell.error = mask_url(error.msg)
-        return cell.reachable
+        return open_cell(self.nova, cell, self.overrides, self.cell_timeout)
 
     def _scan_instances(self, cell, mapped_cell, located, unmapped, deleted):
         """Stream the cell's instances; a failure midway leaves the cell unreachable and unjudged."""

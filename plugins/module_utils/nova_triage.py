@@ -16,7 +16,6 @@ import uuid as uuid_module
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_cells
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import nova_db as nova_db_utils
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url
 
 # nova's servicegroup DB driver (nova/servicegroup/drivers/db.py) and servicegroup API: a service is down when it is
@@ -194,23 +193,10 @@ class Triage:
     def open(self):
         """The database clock and every cell, each opened (or its error kept)."""
         self.now = self.nova.query('SELECT UTC_TIMESTAMP(6) AS now')[0]['now']
-        rows = self.nova.query('SELECT id, uuid, name, database_connection, transport_url, disabled '
-                               'FROM cell_mappings ORDER BY id')
-        self.cells = [nova_cells.Cell(row) for row in rows]
+        self.cells = nova_cells.read_cells(self.nova, self.overrides)
         self.by_id = {cell.id: cell for cell in self.cells}
-        known = {cell.name for cell in self.cells} | {cell.uuid for cell in self.cells}
-        unknown = sorted(set(self.overrides) - known)
-        if unknown:
-            raise OpsError(f"cell_connections names cells that are not in cell_mappings: {', '.join(unknown)}; "
-                           f"cells: {', '.join(cell.label for cell in self.cells)}")
         for cell in self.cells:
-            override = dict(connect_timeout=self.cell_timeout, read_timeout=self.cell_timeout)
-            override.update(self.overrides.get(cell.name, {}))
-            override.update(self.overrides.get(cell.uuid, {}))
-            try:
-                cell.db = self.nova.cell(cell.database_connection, override)
-            except OpsError as error:
-                cell.error = mask_url(error.msg)
+            nova_cells.open_cell(self.nova, cell, self.overrides, self.cell_timeout)
         return self
 
     def cells_report(self):
