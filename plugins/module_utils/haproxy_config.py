@@ -7,6 +7,8 @@ Only the lines that change are rewritten (their indentation and trailing comment
 comment and blank stays as it was, in its place.
 """
 
+import re
+
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
@@ -16,6 +18,15 @@ SECTION_KEYWORDS = frozenset((
 ))
 PROXY_KINDS = ('backend', 'listen')   # the sections that balance traffic over servers
 DEFAULT_INDENT = '    '
+
+# The options of every module that edits a configuration file through this module (doc fragment: haproxy).
+FILE_ARGUMENT_SPEC = dict(
+    path=dict(type='path', default='/etc/haproxy/haproxy.cfg'),
+    sections=dict(type='list', elements='str', required=True),
+    require_match=dict(type='bool', default=True),
+    validate=dict(type='str', default='haproxy -c -f %s'),
+    backup=dict(type='bool', default=True),
+)
 
 
 class Section:
@@ -46,6 +57,33 @@ def parse(lines):
         elif sections:
             sections[-1].end = index + 1
     return sections
+
+
+def patterns_of(expressions):
+    """The compiled ``sections`` option; a bad expression is refused by name."""
+    patterns = []
+    for expression in expressions:
+        try:
+            patterns.append(re.compile(expression))
+        except re.error as error:
+            raise OpsError(f'sections: {expression!r} is not a regular expression: {error}') from error
+    return patterns
+
+
+def matching(sections, patterns, require_match, path):
+    """The backend and listen sections whose names match one of ``patterns``, in file order.
+
+    With ``require_match``, an expression that matches no section is refused (a misspelt backend fails before
+    anything is changed), naming the sections the file has.
+    """
+    proxies = [section for section in sections if section.kind in PROXY_KINDS]
+    unmatched = [pattern.pattern for pattern in patterns
+                 if not any(section.name and pattern.search(section.name) for section in proxies)]
+    if unmatched and require_match:
+        raise OpsError(f"no backend or listen section matches {', '.join(unmatched)} in {path} "
+                       f"(its sections: {', '.join(section.name or '?' for section in proxies)})",
+                       unmatched=unmatched)
+    return [section for section in proxies if any(pattern.search(section.name or '') for pattern in patterns)]
 
 
 def find(lines, section, *keyword):

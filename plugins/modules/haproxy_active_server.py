@@ -25,11 +25,6 @@ description:
 author:
   - openstack_ops.runbooks maintainers (@openstack-ops)
 options:
-  path:
-    description:
-      - The haproxy configuration file.
-    type: path
-    default: /etc/haproxy/haproxy.cfg
   sections:
     description:
       - Regular expressions searched for in the names of C(backend) and C(listen) sections; a section matching any of
@@ -37,11 +32,6 @@ options:
     type: list
     elements: str
     required: true
-  require_match:
-    description:
-      - Fail when an expression of O(sections) matches no section.
-    type: bool
-    default: true
   state:
     description:
       - V(single) makes one server of each matched section active and the others C(backup).
@@ -55,16 +45,11 @@ options:
         its first server without C(backup), or its first server when all are C(backup).
       - Every load balancer of a cloud should name the same one.
     type: str
-  validate:
-    description:
-      - The command that checks the candidate file, with C(%s) where its path goes. It runs before anything is
-        replaced, not in check mode.
-    type: str
-    default: haproxy -c -f %s
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
   - openstack_ops.runbooks.files
+  - openstack_ops.runbooks.haproxy
 attributes:
   check_mode:
     support: full
@@ -139,8 +124,6 @@ validation:
   type: str
 '''
 
-import re
-
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
@@ -153,23 +136,14 @@ CONSEQUENCE = ('every one of them takes writes, so a read on one node may not ye
 
 class HaproxyActiveServer(OpsModule):
     argument_spec = dict(
-        path=dict(type='path', default='/etc/haproxy/haproxy.cfg'),
-        sections=dict(type='list', elements='str', required=True),
-        require_match=dict(type='bool', default=True),
+        cfg.FILE_ARGUMENT_SPEC,
         state=dict(type='str', choices=['single', 'present'], default='single'),
         active=dict(type='str'),
-        validate=dict(type='str', default='haproxy -c -f %s'),
-        backup=dict(type='bool', default=True),
     )
     module_kwargs = dict(supports_check_mode=True)
 
     def run(self):
-        patterns = []
-        for pattern in self.params['sections']:
-            try:
-                patterns.append(re.compile(pattern))
-            except re.error as error:
-                raise OpsError(f'sections: {pattern!r} is not a regular expression: {error}') from error
+        patterns = cfg.patterns_of(self.params['sections'])
         path = self.params['path']
         before = textfile.read(path, 'the haproxy configuration')
         lines = before.splitlines(keepends=True)
@@ -190,14 +164,7 @@ class HaproxyActiveServer(OpsModule):
     def _plan(self, lines, patterns):
         """Check every matched section, then (state=single) rewrite their server lines in ``lines``."""
         sections = cfg.parse(lines)
-        proxies = [section for section in sections if section.kind in cfg.PROXY_KINDS]
-        unmatched = [pattern.pattern for pattern in patterns
-                     if not any(section.name and pattern.search(section.name) for section in proxies)]
-        if unmatched and self.params['require_match']:
-            raise OpsError(f"no backend or listen section matches {', '.join(unmatched)} in {self.params['path']} "
-                           f"(its sections: {', '.join(section.name or '?' for section in proxies)})",
-                           unmatched=unmatched)
-        matched = [section for section in proxies if any(pattern.search(section.name or '') for pattern in patterns)]
+        matched = cfg.matching(sections, patterns, self.params['require_match'], self.params['path'])
         plans = [self._check(lines, sections, section) for section in matched]   # every refusal before any edit
         return [self._apply(lines, plan) for plan in plans]
 

@@ -23,11 +23,6 @@ description:
 author:
   - openstack_ops.runbooks maintainers (@openstack-ops)
 options:
-  path:
-    description:
-      - The haproxy configuration file.
-    type: path
-    default: /etc/haproxy/haproxy.cfg
   sections:
     description:
       - Regular expressions searched for in the names of C(backend) and C(listen) sections; a section matching any of
@@ -37,12 +32,6 @@ options:
     type: list
     elements: str
     required: true
-  require_match:
-    description:
-      - Fail when an expression of O(sections) matches no section. V(false) lets a list of services a cloud may or may
-        not run be used as it is.
-    type: bool
-    default: true
   balance:
     description:
       - The balance algorithm to set, such as V(roundrobin) or V(leastconn), with its arguments if it takes any.
@@ -61,16 +50,11 @@ options:
         value (such as V(90m)).
     type: dict
     default: {}
-  validate:
-    description:
-      - The command that checks the candidate file, with C(%s) where its path goes. It runs before anything is
-        replaced, not in check mode.
-    type: str
-    default: haproxy -c -f %s
 extends_documentation_fragment:
   - openstack_ops.runbooks.attributes
   - openstack_ops.runbooks.attributes.NO_ACTION_GROUP
   - openstack_ops.runbooks.files
+  - openstack_ops.runbooks.haproxy
 attributes:
   check_mode:
     support: full
@@ -141,31 +125,24 @@ validation:
 import re
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import haproxy_config as cfg
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
 
 
 class HaproxySections(OpsModule):
     argument_spec = dict(
-        path=dict(type='path', default='/etc/haproxy/haproxy.cfg'),
-        sections=dict(type='list', elements='str', required=True),
+        cfg.FILE_ARGUMENT_SPEC,
         balance=dict(type='str'),
         replace=dict(type='list', elements='str', default=['source']),
         timeouts=dict(type='dict', default={}),
-        validate=dict(type='str', default='haproxy -c -f %s'),
-        backup=dict(type='bool', default=True),
-        require_match=dict(type='bool', default=True),
     )
     module_kwargs = dict(supports_check_mode=True)
 
     def run(self):
         patterns = self._check_input()
         path = self.params['path']
-        try:
-            with open(path, encoding='utf-8') as config:
-                before = config.read()
-        except OSError as error:
-            raise OpsError(f'cannot read the haproxy configuration {path}: {error.strerror}', path=path) from error
+        before = textfile.read(path, 'the haproxy configuration')
         lines = before.splitlines(keepends=True)
         defaults = [dict(name=section.name, balance=cfg.value(lines, cfg.find(lines, section, 'balance'), 1))
                     for section in cfg.parse(lines) if section.kind == 'defaults']
@@ -180,12 +157,7 @@ class HaproxySections(OpsModule):
         return result
 
     def _check_input(self):
-        patterns = []
-        for pattern in self.params['sections']:
-            try:
-                patterns.append(re.compile(pattern))
-            except re.error as error:
-                raise OpsError(f'sections: {pattern!r} is not a regular expression: {error}') from error
+        patterns = cfg.patterns_of(self.params['sections'])
         for name, timeout in self.params['timeouts'].items():
             if not re.fullmatch(r'[a-z][a-z-]*', str(name)) or not re.fullmatch(r'\d+(us|ms|s|m|h|d)?', str(timeout)):
                 raise OpsError(f'timeouts: {name}: {timeout!r} is not an haproxy timeout (a number with an optional '
@@ -194,19 +166,9 @@ class HaproxySections(OpsModule):
 
     def _edit(self, lines, patterns):
         sections = cfg.parse(lines)
-        proxies = [section for section in sections if section.kind in cfg.PROXY_KINDS]
-        unmatched = [pattern.pattern for pattern in patterns
-                     if not any(section.name and pattern.search(section.name) for section in proxies)]
-        if unmatched and self.params['require_match']:
-            raise OpsError(f"no backend or listen section matches {', '.join(unmatched)} in {self.params['path']} "
-                           f"(its sections: {', '.join(section.name or '?' for section in proxies)})",
-                           unmatched=unmatched)
-        report = []
+        matched = cfg.matching(sections, patterns, self.params['require_match'], self.params['path'])
         # from the last section up, so that inserted lines do not move the sections still to edit
-        for section in reversed(sections):
-            if section.kind in cfg.PROXY_KINDS and any(pattern.search(section.name or '') for pattern in patterns):
-                report.insert(0, self._edit_section(lines, sections, section))
-        return report
+        return [self._edit_section(lines, sections, section) for section in reversed(matched)][::-1]
 
     def _edit_section(self, lines, sections, section):
         own = cfg.find(lines, section, 'balance')
