@@ -54,7 +54,8 @@ def ee():
 
 
 class Jobs:
-    """Launches jobs of the templates as AWX would, into one persistent directory (the host's /var/lib/openstack_ops)."""
+    """Launches jobs of the templates as AWX would, into one persistent directory (the job host's
+    /var/lib/openstack_ops)."""
 
     def __init__(self, lab, tag, root):
         self.lab, self.tag, self.root = lab, tag, root
