@@ -373,6 +373,64 @@ def tuning(check_mode=False, shorter=False):
                 hosts=[changed, same], next=None)
 
 
+def tune_galera(check_mode=False):
+    """tune_galera.yml's report (plain mode, three nodes): wait_timeout set at runtime and in the option file, a
+    restart-only variable that restarted MariaDB, and wsrep_sst_auth (a secret: masked by the playbook already)."""
+    option_file = '/etc/mysql/mariadb.conf.d/99-openstack-ops.cnf'
+    status = dict(cluster_status='Primary', local_state='Synced', cluster_size=3)
+
+    def node(host):
+        settings = [
+            dict(section='mysqld', option='wait_timeout', path=option_file, before='28800', after='5000', wanted=5000,
+                 file_before=None, changed=True, skipped=False, services=['mariadb (at runtime)']),
+            dict(section='mysqld', option='max_connections', path=option_file, before='4096', after='4096',
+                 wanted=4096, file_before='4096', changed=False, skipped=False, services=['mariadb (at runtime)']),
+            dict(section='mysqld', option='innodb_log_buffer_size', path=option_file, before='16777216',
+                 after='16777216' if check_mode else '33554432', wanted=33554432, file_before=None, changed=True,
+                 skipped=False, services=['mariadb (restart)']),
+            dict(section='mysqld', option='wsrep_sst_auth', path=option_file, before='********', after='********',
+                 wanted='********', file_before='********', changed=True, skipped=False,
+                 services=['mariadb (at runtime)'])]
+        return dict(host=host, result='ok', read=dict(before=status, after=status),
+                    changed_settings=['wait_timeout', 'innodb_log_buffer_size', 'wsrep_sst_auth'], settings=settings,
+                    waits=[], files=[], backup_file=None if check_mode else f'{option_file}.4321.2026-12-03@03:00:00~',
+                    restarted=['mariadb'], not_running=[])
+    return dict(runbook='tune_galera', check_mode=check_mode, mode='plain', ended='2026-12-03T03:04:00+00:00',
+                result='planned' if check_mode else 'changed',
+                read={'timeouts in order': True, 'timeouts': 'holds - connection_recycle_time 3600 < wait_timeout 5000 '
+                                                             '< haproxy timeout 5400', 'connection_recycle_time': 3600,
+                      'wait_timeout': 5000, 'haproxy timeout': 5400.0},
+                hosts=[node('gal1'), node('gal2'), node('gal3')], next=None)
+
+
+def fix_haproxy_balance(failed=False):
+    """fix_haproxy_balance.yml's report (plain mode): lb1 switched from balance source, its Galera timeouts and
+    single writer set, reloaded with every server UP; lb2 failed (or was already right)."""
+    config = '/etc/haproxy/haproxy.cfg'
+
+    def lb(host, changed):
+        settings = [
+            dict(section='nova_api_back', option='balance', path=config, before='source' if changed else 'roundrobin',
+                 after='roundrobin', changed=changed, skipped=False, services=['haproxy (reload)']),
+            dict(section='cinder_api_back', option='balance', path=config,
+                 before='source (inherited)' if changed else 'roundrobin', after='roundrobin', changed=changed,
+                 skipped=False, services=['haproxy (reload)']),
+            dict(section='mariadb', option='timeout client', path=config, before='10s' if changed else '90m',
+                 after='90m', changed=changed, skipped=False, services=['haproxy (reload)']),
+            dict(section='mariadb', option='active (writer) servers', path=config,
+                 before='gal1, gal2, gal3' if changed else 'gal1', after='gal1', changed=changed, skipped=False,
+                 services=['haproxy (reload)'])]
+        return dict(host=host, result='failed' if failed and host == 'lb2' else 'ok',
+                    read={'Galera writers': 'mariadb: gal1 active, gal2 gal3 backup',
+                          'servers of nova_api_back after the reload': 'ctl1 up, ctl2 up, ctl3 up'} if changed else {},
+                    changed_settings=['nova_api_back', 'cinder_api_back', 'mariadb'] if changed else [],
+                    settings=settings, waits=[], files=[],
+                    backup_file=f'{config}.12345.2026-12-03@03:00:00~' if changed else None,
+                    restarted=['haproxy (reload)'] if changed else [], not_running=[])
+    return dict(runbook='fix_haproxy_balance', check_mode=False, mode='plain', ended='2026-12-03T03:05:00+00:00',
+                result='failed' if failed else 'changed', hosts=[lb('lb1', True), lb('lb2', failed)], next=None)
+
+
 def triage():
     """triage_instance.yml's report (nova_instance_triage's result): a NoValidHost in cell0 and a healthy server."""
     failed = dict(
