@@ -1245,7 +1245,7 @@ def _checkup(report):
                          for group in groups) + '</section>')
     check_rows = [(f'<code>{e(c.get("id"))}</code>', e(c.get('group')), e(', '.join(str(s) for s in c.get('seeds') or [])),
                    e(c.get('what')),
-                   (f'<span class="badtext">not run</span>' if c.get('status') == 'not_run' else e(c.get('status'))),
+                   ('<span class="badtext">not run</span>' if c.get('status') == 'not_run' else e(c.get('status'))),
                    e(c.get('findings')), e(c.get('why')) if c.get('status') == 'not_run' else e(c.get('highest')))
                   for c in checks]
     trend_html = ''

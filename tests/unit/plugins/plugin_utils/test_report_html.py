@@ -400,7 +400,7 @@ def test_recovery_draws_each_conductors_guru_meditation_report_and_the_database_
 def test_a_recovery_without_reports_or_connections_says_why():
     report = samples.conductor_recovery(failed=True)
     page = Page(render(report, 'conductor_recovery'))
-    ctl3 = [tr for tr in page.find('tr', data_gmr_host='ctl3')]
+    ctl3 = page.find('tr', data_gmr_host='ctl3')
     assert len(ctl3) == 1 and ctl3[0]['attrs']['data-captured'] == '0'
     assert 'no main process' in ctl3[0]['text']
     stopped = dict(samples.conductor_recovery(), gmr={}, db_connections=None)
@@ -429,7 +429,7 @@ def test_checkup_shows_findings_by_severity_then_group_with_the_json_numbers(pre
         sev: str(n) for sev, n in summary['by_severity'].items()}
     sections = page.find('section', data_severity=True)
     assert [(s['attrs']['data-severity'], int(s['attrs']['data-count'])) for s in sections] == [
-        (sev, n) for sev, n in (('critical', 2), ('high', 2), ('low', 1))]
+        ('critical', 2), ('high', 2), ('low', 1)]
     groups = [(g['attrs']['data-group'], int(g['attrs']['data-count'])) for g in page.find('div', data_group=True)]
     assert groups == [('messaging', 1), ('placement', 1), ('messaging', 2), ('messaging', 1)]
     shown = {(d['attrs']['data-id'], d['attrs']['data-subject']): d for d in page.find('div', data_id=True)}
