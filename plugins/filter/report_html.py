@@ -35,6 +35,10 @@ description:
     C(trace_request.yml) command for those request ids.
   - V(db_connections) shows each database node of C(inventory_db_connections) - its totals against
     C(max_connections), the findings, the connections per user/host/database/command, open transactions and lock waits.
+  - V(checkup) (C(checkup.yml), schema C(openstack_ops.checkup/v1)) shows the counts per severity and the verdict
+    against C(checkup_fail_on), the findings by severity then group with their numbers, evidence (drawn from whatever
+    fields it has, so a new check needs no change here) and remedy command, the checks not run with why, and what is
+    new, worse and fixed since the previous run.
   - Every page starts with a header naming the cloud, the time, what was run (check mode or not) and the verdict.
   - Passwords in URLs are masked as in the JSON, and values under keys that look like secrets are hidden.
 options:
