@@ -19,18 +19,26 @@ description:
   - V(cells) shows the cells and the findings of C(cell_mapping_check) grouped by kind, with the instances they
     concern, and the repairs.
   - V(conductor_recovery) shows the steps of C(recover_conductor) on a time axis with their durations and results,
-    each conductor's state, the queue depths before and after, the purge and the entrance.
+    each conductor's state, each conductor's Guru Meditation Report taken before step 3 (captured or why not, its
+    threads and green threads, the version, the first lines folded), the database connections read before recovery
+    (grouped by user/host/database/command, the groups idle past their service's C(connection_recycle_time) or
+    inside a transaction in red), the queue depths before and after, the purge and the entrance.
   - V(trace) (C(trace_request.yml)) shows what was searched, the API calls with their status, each scheduler run as a
     funnel (hosts in, then what each filter left, the host selected or the filter that left none), the error and
     fault lines, the records as swimlanes per host and service on a time axis, and the first 500 records.
-  - V(tuning) (C(tune_nova.yml)) shows, per host, every setting with its value before and after, each wait's total
-    before and after (a wait that got shorter is red), what was or would be restarted, and the backups.
+  - V(tuning) (C(tune_nova.yml), C(tune_galera.yml), C(fix_haproxy_balance.yml)) shows what the run read, per host
+    every setting (a MariaDB variable, a haproxy section's balance, timeout or Galera writer) with its value before
+    and after, each wait's total before and after (a wait that got shorter is red), what was or would be restarted
+    or reloaded, and the backups.
   - V(triage) (C(triage_instance.yml)) shows each instance's verdict, states, cell, host service, the boot step it
     stands in with the services and logs to read, its faults, actions with their request ids, its allocations, and the
     C(trace_request.yml) command for those request ids.
-
   - V(db_connections) shows each database node of C(inventory_db_connections) - its totals against
     C(max_connections), the findings, the connections per user/host/database/command, open transactions and lock waits.
+  - V(checkup) (C(checkup.yml), schema C(openstack_ops.checkup/v1)) shows the counts per severity and the verdict
+    against C(checkup_fail_on), the findings by severity then group with their numbers, evidence (drawn from whatever
+    fields it has, so a new check needs no change here) and remedy command, the checks not run with why, and what is
+    new, worse and fixed since the previous run.
   - Every page starts with a header naming the cloud, the time, what was run (check mode or not) and the verdict.
   - Passwords in URLs are masked as in the JSON, and values under keys that look like secrets are hidden.
 options:
@@ -43,7 +51,7 @@ options:
     type: str
     required: true
     choices: [placement_audit, placement_clean, placement_fit, cells, conductor_recovery, trace, tuning, triage,
-              db_connections]
+              db_connections, checkup]
   cloud:
     description: What the header calls the cloud (a C(clouds.yaml) name, a VIP, a database host). A dict of cloud
       settings is never shown, only said to be given inline.

@@ -16,7 +16,7 @@ import re
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
 
 KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning', 'triage',
-         'db_connections')
+         'db_connections', 'checkup')
 
 # The classifications of placement_allocation, in the order a person reads them, and the ones a clean removes
 # (clean_placement's default clean_placement_classes).
@@ -69,6 +69,12 @@ svg.timeline rect.step.planned{fill:#8c959f}svg.timeline line.fail{stroke:var(--
 svg.lanes line.lane{stroke:#eaeef2}svg.lanes rect.mark{fill:var(--info)}svg.lanes rect.mark.warn{fill:var(--warn)}
 svg.lanes rect.mark.bad{fill:var(--bad)}.warntext{color:var(--warn)}
 .more{color:var(--muted);font-style:italic}
+tr.held td{background:#ffebe9}.finding{border-left:4px solid var(--line);padding:2px 10px;margin:8px 0}
+.finding.critical,.finding.high{border-color:var(--bad)}.finding.medium{border-color:var(--warn)}
+.finding.low,.finding.info{border-color:var(--info)}
+.chip.critical,.chip.high{background:#ffebe9;color:var(--bad);font-weight:600}.chip.medium{background:#fff8c5}
+.chip.new,.chip.worse{background:#ffebe9;color:var(--bad)}.chip.fixed{background:#dafbe1;color:var(--ok)}
+pre.gmr{max-height:240px;overflow:auto;background:var(--bg);padding:6px;font-size:11px}
 @media print{header{background:none}details{display:block}}
 """
 
@@ -135,7 +141,7 @@ def render(report, kind, cloud=None, title=None, generated=None, check_mode=None
     report = mask(report)
     renderer = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
                     cells=_cells, conductor_recovery=_conductor_recovery, trace=_trace, tuning=_tuning, triage=_triage,
-                    db_connections=_db_connections)[kind]
+                    db_connections=_db_connections, checkup=_checkup)[kind]
     try:
         page = renderer(report)
     except Exception as exc:  # pylint: disable=broad-exception-caught
@@ -636,6 +642,91 @@ def _queues(report):
         if len(table) > len(rows) else '')
 
 
+GMR_TEXT = 4000
+
+
+def _gmr(gmr):
+    """Per conductor, each process's Guru Meditation Report in a line: captured or why not, its threads, the version;
+    the first lines of the report folded under it."""
+    if not gmr:
+        return '<p class="muted" id="gmr">No report was asked for (the run stopped before step 3, or nothing was stopped).</p>'
+    rows = []
+    for host, run in sorted(gmr.items()):
+        run = run if isinstance(run, dict) else {}
+        reports = [r for r in run.get('reports') or [] if isinstance(r, dict)]
+        if not reports:
+            rows.append(f'<tr class="held" data-gmr-host="{e(host)}" data-captured="0"><td><b>{e(host)}</b></td>'
+                        f'<td colspan="7" class="badtext">no report: {e(run.get("msg"))}</td></tr>')
+            continue
+        for r in reports:
+            package = r.get('package') if isinstance(r.get('package'), dict) else {}
+            text = str(r.get('text') or '')
+            got = ('<span class=good>captured</span>' if r.get('captured')
+                   else f'<span class=badtext>{e(r.get("reason"))}</span>')
+            folded = (f'<details><summary>the report ({e(r.get("bytes"))} bytes'
+                      f'{", cut" if r.get("truncated") or len(text) > GMR_TEXT else ""})</summary>'
+                      f'<pre class="gmr">{e(text[:GMR_TEXT])}</pre></details>') if text else ''
+            rows.append(
+                f'<tr{"" if r.get("captured") else " class=held"} data-gmr-host="{e(host)}" data-pid="{e(r.get("pid"))}" '
+                f'data-captured="{1 if r.get("captured") else 0}" data-threads="{e(r.get("threads_total"))}" '
+                f'data-green-threads="{e(r.get("green_threads_total"))}"><td><b>{e(host)}</b></td>'
+                f'<td class=n>{e(r.get("pid"))}</td><td>{e(r.get("state"))}</td>'
+                f'<td>{got}'
+                f' <span class="muted">({e(run.get("signal"))})</span></td>'
+                f'<td class=n>{e(r.get("threads_total"))}</td><td class=n>{e(r.get("green_threads_total"))}</td>'
+                f'<td>{e(package.get("product"))} {e(package.get("version"))}</td>'
+                f'<td><code>{e(r.get("source"))}</code>{folded}</td></tr>')
+    head = ''.join(f'<th{" class=n" if n else ""}>{h}</th>' for h, n in (
+        ('controller', 0), ('pid', 1), ('state', 0), ('report', 0), ('threads', 1), ('green threads', 1),
+        ('package', 0), ('read from', 0)))
+    return f'<table id="gmr"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def _recovery_db(db):
+    """The database's connections before the recovery, grouped by user, client host, database and command: the
+    groups idle past their service's connection_recycle_time (or wait_timeout) or inside a transaction in red."""
+    if db is None:
+        return '<p class="muted" id="db-connections">Not read (the preflight stopped the run first).</p>'
+    if db.get('failed'):
+        return f'<p class="badtext" id="db-connections">Not read: {e(db.get("msg"))}</p>'
+    totals = db.get('totals') or {}
+    variables = db.get('variables') or {}
+    wait_timeout = number(variables.get('wait_timeout'), None)
+    limits = {svc.get('name'): number(svc.get('connection_recycle_time'), None)
+              for svc in db.get('services') or [] if isinstance(svc, dict)}
+    rows, held = [], 0
+    groups = [g for g in db.get('groups') or [] if isinstance(g, dict)]
+    for g in groups[:LIST_GROUPS]:
+        limit = limits.get(g.get('service'))
+        limit = limit if limit is not None else wait_timeout
+        idle = number(g.get('idle_max'), None)
+        past = idle is not None and limit is not None and idle > limit
+        long_held = past or number(g.get('in_transaction')) > 0
+        held += number(g.get('count')) if long_held else 0
+        why = '; '.join(([f'idle {idle} s &gt; {e(limit)} s'] if past else [])
+                        + ([f'{e(g.get("in_transaction"))} in a transaction'] if number(g.get('in_transaction')) else []))
+        rows.append(f'<tr{" class=held" if long_held else ""} data-group-count="{e(g.get("count"))}" '
+                    f'data-held="{str(long_held).lower()}"><td>{e(g.get("user"))}</td><td>{e(g.get("host"))}</td>'
+                    f'<td>{e(g.get("db"))}</td><td>{e(g.get("command"))}</td><td>{e(g.get("service"))}</td>'
+                    f'<td class=n>{e(g.get("count"))}</td><td class=n>{e(g.get("idle_max"))}</td>'
+                    f'<td class=n>{e(limit)}</td><td class="badtext">{why}</td></tr>')
+    head = ''.join(f'<th{" class=n" if n else ""}>{h}</th>' for h, n in (
+        ('user', 0), ('client host', 0), ('database', 0), ('state (command)', 0), ('service', 0), ('count', 1),
+        ('longest idle (s)', 1), ('limit (s)', 1), ('why red', 0)))
+    findings = [f for f in db.get('findings') or [] if isinstance(f, dict)]
+    return (f'<p id="db-connections" data-connections="{e(totals.get("connections"))}" data-held="{held}">'
+            f'<b>{e(totals.get("connections"))}</b> client connection(s), {e(totals.get("threads_connected"))} of '
+            f'max_connections {e(totals.get("max_connections"))} connected, {e(totals.get("idle"))} idle (longest '
+            f'{e(totals.get("idle_max"))} s; wait_timeout {e(wait_timeout)} s), {e(totals.get("transactions"))} open '
+            f'transaction(s), {e(totals.get("lock_waits"))} lock wait(s); <span class="{"badtext" if held else "good"}">'
+            f'{held} connection(s) held past their limit or in a transaction</span>.</p>'
+            + (''.join(f'<p class="warntext finding-line" data-kind="{e(f.get("kind"))}">{e(f.get("kind"))}: '
+                       f'{e(f.get("message"))}</p>' for f in findings))
+            + f'<table id="db-groups"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            + (f'<p class="more">and {len(groups) - LIST_GROUPS} more group(s) (in the JSON report)</p>'
+               if len(groups) > LIST_GROUPS else ''))
+
+
 def _conductor_recovery(report):
     result = report.get('result')
     failure = report.get('failure')
@@ -673,6 +764,8 @@ def _conductor_recovery(report):
             ('<span class=good>yes</span>' if healthy else '<span class=badtext>no</span>')
             if healthy is not None else '\u2014',
             e(final.get(host))))
+    gmr = report.get('gmr') if isinstance(report.get('gmr'), dict) else {}
+    db = report.get('db_connections') if isinstance(report.get('db_connections'), dict) else None
     entrance = report.get('entrance') or {}
     purge = report.get('purge') or {}
     archive = purge.get('archive') if isinstance(purge.get('archive'), dict) else None
@@ -683,6 +776,8 @@ def _conductor_recovery(report):
             + _table(['controller', 'step 3: stopped', 'service after start', 'consumers', 'RPC ping answered',
                       'error lines in log', 'healthy', 'service at the end'], conductor_rows, numeric=(3,),
                      attrs=' id="conductors"')
+            + '<h2>Guru Meditation Reports (before step 3 stopped them)</h2>' + _gmr(gmr)
+            + '<h2>Database connections before recovery</h2>' + _recovery_db(db)
             + '<h2>Queues before and after</h2>' + _queues(report)
             + '<h2>Purge</h2>'
             + (f'<p id="purge">Purged {e((purge.get("purged") or {}).get("messages", 0))} message(s) from '
@@ -834,6 +929,23 @@ def _trace(report):
 # ---------------------------------------------------------------- tuning (tune_* runbooks)
 
 
+def _fact(value):
+    """A value read, as one line: a dict as 'key value, ...', a list joined."""
+    if isinstance(value, dict):
+        return ', '.join(f'{e(k)} {_fact(v)}' for k, v in value.items()) or '\u2014'
+    if isinstance(value, (list, tuple)):
+        return ', '.join(_fact(v) for v in value) or 'none'
+    return e(value)
+
+
+def _facts(facts, attrs=''):
+    """What a run read (a dict), as a two-column table; empty when there is nothing."""
+    if not isinstance(facts, dict) or not facts:
+        return ''
+    return (f'<table{attrs}><tbody>' + ''.join(f'<tr><th>{e(k)}</th><td data-key="{e(k)}">{_fact(v)}</td></tr>'
+                                               for k, v in facts.items()) + '</tbody></table>')
+
+
 def _tuning(report):
     hosts = [h for h in report.get('hosts') or [] if isinstance(h, dict)]
     check_mode = bool(report.get('check_mode'))
@@ -873,6 +985,7 @@ def _tuning(report):
         sections.append(
             f'<section class="host" data-host="{e(host.get("host"))}" data-changed="{len(host.get("changed_settings") or [])}">'
             f'<h3>{e(host.get("host"))}: {e(host.get("result"))}</h3>'
+            + (f'<h4>Read</h4>{_facts(host.get("read"), attrs=" class=read")}' if host.get('read') else '')
             + _table(['setting', 'file', 'before', 'after', '', 'read by'], rows)
             + (('<h4>Waits, in total seconds</h4>'
                 + _table(['wait', 'file', 'before', 'after', 'shorter', ''], waits, numeric=(2, 3))) if waits else '')
@@ -884,6 +997,7 @@ def _tuning(report):
             + '</section>')
     body = (f'<p>Mode: <b>{e(report.get("mode"))}</b>. Every setting is listed with its value in the file before and '
             f'after the run; a value set to what it already was is left alone.</p>'
+            + (f'<h2>Read</h2>{_facts(report.get("read"), attrs=" id=read")}' if report.get('read') else '')
             + (''.join(sections) or '<p class="muted">No host reached the write step.</p>')
             + (f'<h2>Next</h2><p id="next">{e(report.get("next"))}</p>' if report.get('next') else ''))
     return dict(title=f'{report.get("runbook") or "tuning"}: settings before and after', verdict=verdict, level=level,
@@ -1036,3 +1150,128 @@ def _db_connections(report):
             + ''.join(_db_node(host, node) for host, node in sorted(nodes.items())))
     return dict(title='Database connections', verdict=verdict, level=level, body=body, time=report.get('generated'),
                 run=lambda cm: 'check mode: read-only (nothing is ever changed)' if cm else 'read-only inventory')
+
+
+# ---------------------------------------------------------------- cloud check-up (openstack_ops.checkup/v1)
+
+SEVERITY_ORDER = ('critical', 'high', 'medium', 'low', 'info')
+SEVERITY_LEVEL = dict(critical='bad', high='bad', medium='warn', low='info', info='info')
+LIST_EVIDENCE = 20
+
+
+def _evidence(value, depth=0):
+    """A finding's evidence, whatever its shape: a dict as a table of its keys, a list of dicts as a table of their
+    keys, other lists joined; at most LIST_EVIDENCE entries of each, the rest counted."""
+    if isinstance(value, dict):
+        if not value:
+            return '\u2014'
+        if depth >= 3:
+            return f'<code>{e(value)}</code>'
+        return ('<table class="evidence"><tbody>' + ''.join(
+            f'<tr><th>{e(k)}</th><td data-key="{e(k)}">{_evidence(v, depth + 1)}</td></tr>'
+            for k, v in list(value.items())[:LIST_EVIDENCE * 2]) + '</tbody></table>')
+    if isinstance(value, (list, tuple)):
+        more = (f' <span class="more">and {len(value) - LIST_EVIDENCE} more</span>'
+                if len(value) > LIST_EVIDENCE else '')
+        shown = list(value)[:LIST_EVIDENCE]
+        if shown and all(isinstance(v, dict) for v in shown) and depth < 3:
+            keys = []
+            for item in shown:
+                keys += [k for k in item if k not in keys]
+            return _table([e(k) for k in keys], [[_evidence(item.get(k), depth + 1) for k in keys] for item in shown],
+                          attrs=' class="evidence"') + more
+        return (', '.join(_evidence(v, depth + 1) for v in shown) or 'none') + more
+    return e(value)
+
+
+def _checkup_finding(finding, marks):
+    key = f'{finding.get("id")} {finding.get("subject")}'
+    mark = ''.join(f' <span class="chip {m}">{m}</span>' for m in marks.get(key, ()))
+    seeds = ', '.join(str(seed) for seed in finding.get('seeds') or [])
+    return (f'<div class="finding {e(finding.get("severity"))}" data-id="{e(finding.get("id"))}" '
+            f'data-subject="{e(finding.get("subject"))}" data-severity="{e(finding.get("severity"))}" '
+            f'data-value="{e(finding.get("value"))}">'
+            f'<p><span class="chip {e(finding.get("severity"))}">{e(finding.get("severity"))}</span>{mark} '
+            f'<b>{e(finding.get("title"))}</b></p>'
+            f'<p class="muted"><code>{e(finding.get("id"))}</code> on <b>{e(finding.get("subject"))}</b>'
+            f'{f"; seed {e(seeds)}" if seeds else ""}; value <b class="value">{e(finding.get("value"))}</b></p>'
+            + (f'<details><summary>evidence</summary>{_evidence(finding.get("evidence"))}</details>'
+               if finding.get('evidence') not in (None, '', {}, []) else '')
+            + (f'<p>Remedy: <code class="fix">{e(finding.get("fix"))}</code></p>' if finding.get('fix') else '')
+            + '</div>')
+
+
+def _checkup(report):
+    summary = report.get('summary') if isinstance(report.get('summary'), dict) else {}
+    findings = [f for f in report.get('findings') or [] if isinstance(f, dict)]
+    checks = [c for c in report.get('checks') or [] if isinstance(c, dict)]
+    trend = report.get('trend') if isinstance(report.get('trend'), dict) else None
+    fail_on = report.get('fail_on')
+    not_run = [c for c in checks if c.get('status') == 'not_run']
+    highest = summary.get('highest')
+    if summary.get('gate_failed'):
+        verdict, level = (f'{len(findings)} finding(s), the highest {highest}: at or above checkup_fail_on '
+                          f'({fail_on}), the gate fails'), 'bad'
+    elif findings:
+        verdict, level = (f'{len(findings)} finding(s), the highest {highest}: below checkup_fail_on ({fail_on}), '
+                          'the gate passes'), 'warn'
+    else:
+        verdict, level = f'no finding in {summary.get("checks_run", 0)} check(s)', 'ok'
+    if not_run:
+        verdict += f'; {len(not_run)} check(s) not run: {", ".join(str(c.get("id")) for c in not_run)}'
+        level = 'bad' if level == 'bad' else 'warn'
+    marks = {}
+    for mark in ('new', 'worse'):
+        for key in (trend or {}).get(mark) or []:
+            marks.setdefault(key, []).append(mark)
+    severities = [s for s in SEVERITY_ORDER if any(f.get('severity') == s for f in findings)]
+    severities += sorted({str(f.get('severity')) for f in findings} - set(SEVERITY_ORDER))
+    by_severity = summary.get('by_severity') if isinstance(summary.get('by_severity'), dict) else {}
+    counts = ''.join(f'<tr data-severity="{e(sev)}"><th>{e(sev)}</th><td class="n count">{e(by_severity.get(sev, 0))}'
+                     '</td></tr>' for sev in SEVERITY_ORDER if sev in by_severity)
+    parts = []
+    for severity in severities:
+        members = [f for f in findings if str(f.get('severity')) == severity]
+        groups = []
+        for f in members:
+            if f.get('group') not in groups:
+                groups.append(f.get('group'))
+        parts.append(f'<section class="severity" data-severity="{e(severity)}" data-count="{len(members)}">'
+                     f'<h3><span class="chip {e(severity)}">{e(severity)}</span> {len(members)} finding(s)</h3>'
+                     + ''.join(
+                         f'<div class="group" data-group="{e(group)}" data-count="{sum(1 for f in members if f.get("group") == group)}">'
+                         f'<h4>{e(group)}</h4>'
+                         + ''.join(_checkup_finding(f, marks) for f in members if f.get('group') == group) + '</div>'
+                         for group in groups) + '</section>')
+    check_rows = [(f'<code>{e(c.get("id"))}</code>', e(c.get('group')), e(', '.join(str(s) for s in c.get('seeds') or [])),
+                   e(c.get('what')),
+                   ('<span class="badtext">not run</span>' if c.get('status') == 'not_run' else e(c.get('status'))),
+                   e(c.get('findings')), e(c.get('why')) if c.get('status') == 'not_run' else e(c.get('highest')))
+                  for c in checks]
+    trend_html = ''
+    if trend:
+        trend_html = (f'<h2>Since the previous run ({e(trend.get("previous"))})</h2><table id="trend"><tbody>'
+                      + ''.join(f'<tr data-trend="{m}"><th><span class="chip {m}">{m}</span></th>'
+                                f'<td class="n count">{len(trend.get(m) or [])}</td>'
+                                f'<td>{"<br>".join(f"<code>{e(k)}</code>" for k in (trend.get(m) or [])[:LIST_EVIDENCE])}'
+                                f'{" …" if len(trend.get(m) or []) > LIST_EVIDENCE else ""}</td></tr>'
+                                for m in ('new', 'worse', 'fixed'))
+                      + f'<tr data-trend="same"><th>unchanged</th><td class="n count">{e(trend.get("same"))}</td><td></td>'
+                        '</tr></tbody></table>')
+    body = (f'<h2>Summary</h2><table id="summary"><tbody>{counts}'
+            f'<tr><th>checks run</th><td class="n" data-key="checks_run">{e(summary.get("checks_run"))}</td></tr>'
+            f'<tr><th>not run</th><td class="n" data-key="not_run">{len(not_run)}</td></tr>'
+            f'<tr><th>gate (checkup_fail_on)</th><td data-key="gate">{e(fail_on)}: '
+            f'{"<span class=badtext>fails</span>" if summary.get("gate_failed") else "passes"}</td></tr></tbody></table>'
+            + '<h2>Findings, by severity then group</h2>'
+            + (''.join(parts) or '<p class="good">No finding.</p>')
+            + ('<h2>Checks not run</h2><ul id="not-run">' + ''.join(
+                f'<li data-check="{e(c.get("id"))}"><code>{e(c.get("id"))}</code>: {e(c.get("why"))}</li>'
+                for c in not_run) + '</ul>' if not_run else '')
+            + trend_html
+            + '<h2>Checks</h2>' + _table(['check', 'group', 'seeds', 'looks for', 'status', 'findings',
+                                          'highest / why not run'], check_rows, numeric=(5,), attrs=' id="checks"'))
+    return dict(title='Cloud check-up', verdict=verdict, level=level, body=body,
+                time=report.get('ended') or report.get('started'),
+                run=lambda cm: 'check mode: read-only (the check-up never changes anything)' if cm
+                else 'read-only check-up (changes nothing)')

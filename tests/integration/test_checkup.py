@@ -11,6 +11,7 @@ from urllib.parse import quote
 from tests.integration.ansible_runner import run_playbook
 from tests.integration.test_placement_allocation import compute_hosts, module_args, new_uuid, post_allocations
 from tests.integration.test_rabbitmq_queue_info import login
+from tests.integration.test_report_html_browser import check_page
 from tests.lab import process
 from tests.lab.config import CONTROLLERS
 
@@ -82,6 +83,8 @@ def test_each_precondition_gives_its_finding_with_numbers_and_fix_then_the_trend
     assert [f["severity"] for f in report["findings"]][0] == "critical"   # most severe first
     assert sorted(report["trend"]["new"]) == sorted(f"{i} {s}" for i, s in found) and report["trend"]["fixed"] == []
     assert report["trend"]["previous"] == clean["ended"]
+    # its page, written before the gate failed the play, in a browser: the JSON's numbers
+    check_page(tmp_path / "incident.html", report, "checkup", "lab-checkup-incident")
 
     lab.placement.request("DELETE", f"/allocations/{orphan}")
     lab.start_conductor("ctl2")

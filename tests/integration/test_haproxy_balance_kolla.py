@@ -1,8 +1,10 @@
 """haproxy_balance in kolla mode through fix_haproxy_balance.yml: the rendered files are read and never written;
 the override goes to globals.yml, where kolla-ansible's next reconfigure reads it."""
+import json
 import pathlib
 
 from tests.integration.ansible_runner import run_playbook
+from tests.integration.test_report_html_browser import check_page
 
 PLAYBOOK = pathlib.Path(__file__).resolve().parents[2] / "playbooks" / "fix_haproxy_balance.yml"
 ROLE = "openstack_ops.runbooks.haproxy_balance : "
@@ -54,10 +56,16 @@ def snapshot(root):
     return {path.relative_to(root): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
 
 
+def report_path(root):
+    """Where run() has the playbook write its report: beside the kolla tree, not in it (snapshot reads the tree)."""
+    return root.parent / f"{root.name}-report" / "fix-haproxy-balance.json"
+
+
 def run(root, extra=None, **kwargs):
     extra = dict(extra or {}, haproxy_balance_hosts="localhost", haproxy_balance_mode="kolla",
                  haproxy_balance_kolla_globals=str(root / "globals.yml"),
-                 haproxy_balance_kolla_rendered_dir=str(root / "haproxy"))
+                 haproxy_balance_kolla_rendered_dir=str(root / "haproxy"),
+                 fix_haproxy_balance_report_path=str(report_path(root)))
     return run_playbook(PLAYBOOK, extra, **kwargs)
 
 
@@ -102,9 +110,25 @@ def test_a_run_writes_one_line_with_a_backup_names_own_source_backends_and_says_
     # keystone is an API service and carries its own line; horizon is not in haproxy_balance_services
     assert lines[3].endswith(": keystone_internal_back")
     assert lines[4].startswith("next: kolla-ansible reconfigure -i <your inventory> -t loadbalancer")
+    # the run's report: the globals.yml line before and after, what was read, and its page in a browser
+    written = json.loads(report_path(root).read_text())
+    assert written["result"] == "changed" and written["check_mode"] is False and written["mode"] == "kolla"
+    (host,) = written["hosts"]
+    assert host["settings"] == [dict(section="globals.yml", option="haproxy_defaults_balance",
+                                     path=str(root / "globals.yml"), before=None, after="roundrobin", changed=True,
+                                     skipped=False, services=["kolla-ansible reconfigure -t loadbalancer"])]
+    assert host["read"]["rendered defaults balance"] == "source" and host["backup_file"] == str(backups[0])
+    assert host["read"]["API backends with their own balance source (not changed)"] == ["keystone_internal_back"]
+    assert written["next"].startswith("kolla-ansible reconfigure -i <your inventory> -t loadbalancer")
+    page = check_page(report_path(root).with_suffix(".html"), written, "tuning", "lab-fix_haproxy_balance-kolla")
+    assert page.one(id="verdict")["text"] == "1 setting(s) changed on 1 of 1 host(s), 0 service(s) restarted"
 
     rc, again = run(root)
     assert rc == 0 and task(again, f"Set haproxy_defaults_balance in {root / 'globals.yml'}")["changed"] is False
+    # writing the report again is not a change (molecule's idempotence check counts it)
+    assert all(not t["hosts"]["localhost"].get("changed") for play in again["plays"] for t in play["tasks"]
+               if t["name"].startswith("Report |")), [t["name"] for play in again["plays"] for t in play["tasks"]]
+    assert json.loads(report_path(root).read_text())["result"] == "unchanged"
     assert summary(again)[4] == "nothing to reconfigure"
     assert len([path for path in root.iterdir() if path.name.endswith("~")]) == 1
 

@@ -3,6 +3,7 @@
 kolla-ansible renders /etc/kolla/haproxy/haproxy.cfg and services.d/*.cfg on every deploy and reconfigure, so an
 edit there would be undone; the role must say where the override belongs and touch nothing.
 """
+import json
 import pathlib
 
 from tests.integration.ansible_runner import run_playbook
@@ -31,8 +32,10 @@ def test_a_kolla_generated_configuration_is_refused_before_anything_is_read_or_c
     config = rendered / "haproxy.cfg"
     config.write_text(GENERATED)
 
+    written = tmp_path / "report" / "fix-haproxy-balance.json"
     rc, report = run_playbook(PLAYBOOK, dict(haproxy_balance_hosts="localhost", haproxy_balance_config=str(config),
-                                             haproxy_balance_generated_paths=[f"{tmp_path / 'etc-kolla'}/"]))
+                                             haproxy_balance_generated_paths=[f"{tmp_path / 'etc-kolla'}/"],
+                                             fix_haproxy_balance_report_path=str(written)))
 
     assert rc == 2
     result = refusal(report)
@@ -42,9 +45,16 @@ def test_a_kolla_generated_configuration_is_refused_before_anything_is_read_or_c
     # The playbook stopped there: the file, and nothing beside it (no backup, no candidate).
     assert config.read_text() == GENERATED
     assert list(rendered.iterdir()) == [config]
-    # ... and only the run's summary for AWX (set_stats) came after the refusal
+    # ... and only the run's summary for AWX (set_stats) and its report came after the refusal
     tasks = [t["name"] for play in report["plays"] for t in play["tasks"]]
-    assert tasks[-2:] == [REFUSAL, "Leave a summary as the job's artifacts (AWX/AAP)"]
+    assert tasks[tasks.index(REFUSAL) + 1:] == [
+        "Leave a summary as the job's artifacts (AWX/AAP)", "Report | the directory on the controller",
+        "Report | write every load balancer's values before and after as JSON on the controller",
+        "Report | write the same as a page beside it (open it in a browser)"]
+    saved = json.loads(written.read_text())
+    assert saved["result"] == "failed" and [(h["host"], h["result"], h["settings"]) for h in saved["hosts"]] == [
+        ("localhost", "failed", [])]
+    assert 'id="verdict">failed on localhost after 0 change(s)' in written.with_suffix(".html").read_text()
 
 
 def test_kolla_s_own_path_is_refused_by_default_and_nothing_is_created_there():

@@ -4,7 +4,8 @@ elements are there and that the numbers on the page are the JSON report's.
 
 `check_page` is also called on the pages the runbooks write in a real run on the service lab
 (test_placement_allocation.py: audit_placement.yml and clean_placement.yml; test_cell_mapping_check.py:
-check_cells.yml). The tests here render the report shapes of tests/unit/plugins/plugin_utils/report_samples.py,
+check_cells.yml; test_checkup.py: checkup.yml) and without a lab (test_haproxy_balance_kolla.py:
+fix_haproxy_balance.yml in kolla mode). The tests here render the report shapes of tests/unit/plugins/plugin_utils/report_samples.py,
 including a 20,000-consumer audit, and need no lab.
 """
 import json
@@ -114,6 +115,18 @@ def _conductor_recovery(dom, report):
     for host, state in report["final_services"].items():
         assert host in conductors and state in conductors
     assert dom.one("td", data_key="answers")["text"].strip() == str(report["entrance"]["answers"])
+    # the Guru Meditation Reports: one row per process asked (or per conductor that gave none), the JSON's figures
+    gmr = report.get("gmr") or {}
+    expected = [(host, str(r["pid"]), str(r["threads_total"]), str(r["green_threads_total"]))
+                for host, run in sorted(gmr.items()) for r in run["reports"]]
+    rows = [tr["attrs"] for tr in dom.find("tr", data_gmr_host=True) if "data-pid" in tr["attrs"]]
+    assert [(a["data-gmr-host"], a["data-pid"], a["data-threads"], a["data-green-threads"]) for a in rows] == expected
+    assert {tr["attrs"]["data-gmr-host"] for tr in dom.find("tr", data_gmr_host=True)} == set(gmr)
+    db = report.get("db_connections")
+    if db and not db.get("failed"):
+        assert dom.one("p", id="db-connections")["attrs"]["data-connections"] == str(db["totals"]["connections"])
+        assert [int(tr["attrs"]["data-group-count"]) for tr in dom.find("tr", data_group_count=True)] == [
+            g["count"] for g in db["groups"]]
 
 
 def _tuning(dom, report):
@@ -123,6 +136,36 @@ def _tuning(dom, report):
         assert int(sections[host["host"]]["attrs"]["data-changed"]) == len(host["changed_settings"])
         for setting in host["settings"]:
             assert f'[{setting["section"]}] {setting["option"]}' in sections[host["host"]]["text"]
+        for key in host.get("read") or {}:
+            assert key in sections[host["host"]]["text"]
+    for key, value in (report.get("read") or {}).items():
+        if not isinstance(value, (dict, list, bool)):
+            assert dom.one("td", data_key=key)["text"] == str(value if not isinstance(value, float) else f"{value:g}")
+
+
+def _checkup(dom, report):
+    shown = {tr["attrs"]["data-severity"]: tr["text"].split()[-1] for tr in dom.find("tr", data_severity=True)}
+    assert shown == {sev: str(n) for sev, n in report["summary"]["by_severity"].items()}
+    findings = {(d["attrs"]["data-id"], d["attrs"]["data-subject"]): d for d in dom.find("div", data_id=True)}
+    assert set(findings) == {(f["id"], f["subject"]) for f in report["findings"]}
+    for finding in report["findings"]:
+        div = findings[finding["id"], finding["subject"]]
+        assert div["attrs"]["data-severity"] == finding["severity"]
+        assert div["attrs"]["data-value"] == str(finding["value"])
+        assert finding["fix"] in " ".join(div["text"].split()) or finding["fix"] in div["text"]
+    sections = {s["attrs"]["data-severity"]: int(s["attrs"]["data-count"]) for s in dom.find("section", data_severity=True)}
+    assert sections == dict(Counter(f["severity"] for f in report["findings"]))
+    assert {li["attrs"]["data-check"] for li in dom.find("li", data_check=True)} == set(report["summary"]["not_run"])
+    assert dom.one("td", data_key="checks_run")["text"] == str(report["summary"]["checks_run"])
+    trend = {tr["attrs"]["data-trend"]: tr["text"].split() for tr in dom.find("tr", data_trend=True)}
+    if report.get("trend"):
+        for mark in ("new", "worse", "fixed"):
+            assert int(trend[mark][1]) == len(report["trend"][mark])
+    else:
+        assert not trend
+    level = dom.one("header")["attrs"]["data-level"]
+    assert level == ("bad" if report["summary"]["gate_failed"] else "warn" if report["findings"] or report["summary"]["not_run"]
+                     else "ok")
 
 
 def _triage(dom, report):
@@ -147,7 +190,8 @@ def _db_connections(dom, report):
 
 CHECKS = dict(placement_audit=_placement_audit, placement_clean=_placement_clean, placement_fit=_placement_fit,
               cells=_cells,
-              conductor_recovery=_conductor_recovery, tuning=_tuning, triage=_triage, db_connections=_db_connections)
+              conductor_recovery=_conductor_recovery, tuning=_tuning, triage=_triage, db_connections=_db_connections,
+              checkup=_checkup)
 
 
 def check_page(page, report, kind, name):
@@ -188,6 +232,9 @@ SAMPLES = {
     "sample-triage": (samples.triage, "triage"),
     "sample-db-connections": (samples.db_connections, "db_connections"),
     "sample-db-connections-not-read": (lambda: samples.db_connections(failed=True), "db_connections"),
+    "sample-checkup-trend": (lambda: samples.checkup(previous=True), "checkup"),
+    "sample-tune-galera": (samples.tune_galera, "tuning"),
+    "sample-fix-haproxy-balance-failed": (lambda: samples.fix_haproxy_balance(failed=True), "tuning"),
 }
 
 

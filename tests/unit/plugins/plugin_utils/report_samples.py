@@ -12,6 +12,8 @@ import copy
 import uuid
 import zlib
 
+from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import checkup as checkup_utils
+
 CELL1 = '1c5f4a60-4d8b-4a55-9e2f-1a2b3c4d5e6f'
 COMPUTE1 = 'b2660a4c-0d2e-4e0f-8d7a-6f0e6b4c1a11'
 COMPUTE2 = '9a1e0f3c-2b4d-4c6e-8f10-223344556677'
@@ -229,12 +231,102 @@ def conductor_recovery(failed=False):
         vip='10.0.0.10', vip_holder='ctl1', backend='systemd', steps=steps,
         queues=dict(before=before, after=after, totals_before=dict(queues=3, messages=75, consumers=0),
                     totals_after=dict(queues=3, messages=0, consumers=3)),
-        purge=steps[4]['details'], conductors=conductors,
+        purge=steps[4]['details'], conductors=conductors, gmr=gmr(failed), db_connections=recovery_db(),
         final_services=dict(ctl1='active', ctl2='failed' if failed else 'active',
                             ctl3='inactive' if failed else 'active'),
         entrance=dict(closed=True, closed_verified=True, reopened=True, answers=200),
         next=('Fix the failed conductor (see failure and its log_errors), start it, then rerun the play; the entrance '
               'is open.') if failed else 'Nothing: every conductor answers and the entrance is open.')
+
+
+GMR_TEXT = """========================================================================
+====                     Guru Meditation                            ====
+========================================================================
+||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||
+
+========================================================================
+====                           Package                              ====
+========================================================================
+product = OpenStack Nova
+vendor = OpenStack Foundation
+version = 27.1.0
+========================================================================
+====                            Threads                             ====
+========================================================================
+------                  Thread #140227023820608                   ------
+/usr/lib/python3/dist-packages/oslo_db/sqlalchemy/engines.py:205 in _connect_ping_listener
+    `connection.scalar(select(1))`
+[database]
+connection = ***
+transport_url = rabbit://nova:s3cret-rabbit@ctl1:5672/
+"""
+
+
+def gmr(failed=False):
+    """conductor_recovery's step-3 Guru Meditation Reports (tasks/gmr.yml keeps these fields): ctl1 and ctl2 answered
+    (ctl1 with two processes), ctl3 was stopped in state T (or, failed, gave no report at all)."""
+    def captured(pid, threads, green):
+        return dict(pid=pid, captured=True, reason=None, state='S', source='journal: nova-conductor.service',
+                    bytes=len(GMR_TEXT), truncated=False, threads_total=threads, green_threads_total=green,
+                    package=dict(product='OpenStack Nova', vendor='OpenStack Foundation', version='27.1.0'),
+                    text=GMR_TEXT)
+    stopped = dict(pid=4242, captured=False, state='T', source='journal: nova-conductor.service', bytes=0,
+                   truncated=False, threads_total=0, green_threads_total=0, package={}, text=None,
+                   reason='no report: process stopped (state T); it runs no signal handler until it is continued '
+                          '(SIGCONT), so no signal was sent')
+    result = dict(ctl1=dict(msg='2 of 2 Guru Meditation Reports captured (SIGUSR2)', failed=False, signal='SIGUSR2',
+                            reports=[captured(2310, 3, 41), captured(2311, 2, 17)]),
+                  ctl2=dict(msg='1 of 1 Guru Meditation Reports captured (SIGUSR2)', failed=False, signal='SIGUSR2',
+                            reports=[captured(3310, 3, 12)]),
+                  ctl3=dict(msg='0 of 1 Guru Meditation Reports captured (SIGUSR2)', failed=False, signal='SIGUSR2',
+                            reports=[stopped]))
+    if failed:
+        result['ctl3'] = dict(msg='systemd unit nova-conductor has no main process: not running', failed=True,
+                              signal=None, reports=[])
+    return result
+
+
+def recovery_db():
+    """conductor_recovery's preflight db_connections.yml: gal1's inventory of db_connections() below, with the
+    services' recycle times; 6 nova connections idle 5000 s past their 3600 s and one in a transaction."""
+    node = copy.deepcopy(db_connections()['nodes']['gal1'])
+    node['services'] = [dict(name='nova', user='nova', databases=['nova', 'nova_api', 'nova_cell0'],
+                             connection_recycle_time=3600, source='conductor_recovery_db_services', connections=6,
+                             idle=6, idle_max=5000, wait_timeout=28800),
+                        dict(name='(other users)', user=None, databases=[], connection_recycle_time=3600,
+                             default=True, source='default_recycle_time', connections=3, idle=2, idle_max=40,
+                             wait_timeout=28800)]
+    node['groups'].append(dict(user='nova', host='10.0.0.22', db='nova_api', command='Sleep', service='nova',
+                               count=2, time_max=40, idle_max=40, in_transaction=0))
+    return node
+
+
+def checkup(previous=False):
+    """playbooks/checkup.yml's report (openstack_ops.checkup/v1), made by plugin_utils/checkup.py itself from module
+    results shaped as the other samples: seed 000's audit, the cells findings, seed 003's piled-up queues, one
+    conductor that does not answer, and a check that could not run (its error holds a password in a URL). With
+    ``previous``, compared with an earlier run whose leak was smaller (worse now) and with a queue since fixed."""
+    audit = placement_audit()
+    before_queues = conductor_recovery()['queues']['before']
+    results = dict(
+        placement_allocations=dict(audit=audit),
+        cells_mappings=dict(failed=True, msg="cannot read nova_api at mysql+pymysql://nova:s3cret-Pa55@db1:3306/"
+                                             "nova_api: (2003, \"Can't connect\")"),
+        messaging_queues=dict(queues=before_queues),
+        conductors_ping=dict(ctl1=dict(answered=True, consumers=1, attempts=1, elapsed=0.05),
+                             ctl2=dict(answered=False, consumers=0, attempts=3, error='MessagingTimeout after 10 s',
+                                       elapsed=30.1)))
+    selected = ['placement_allocations', 'cells_mappings', 'messaging_queues', 'conductors_ping']
+    earlier = None
+    if previous:
+        old_queues = [dict(before_queues[1], name='scheduler', messages_ready=3)]
+        earlier = checkup_utils.report(dict(results, messaging_queues=dict(queues=old_queues), conductors_ping={}),
+                                       selected=selected, started='2026-12-02T03:00:00+00:00',
+                                       ended='2026-12-02T03:00:30+00:00')
+        for finding in earlier['findings']:   # the leak has grown since: worse
+            finding['value'] -= 1024 if finding['id'] == 'placement_allocations.leaked' else 0
+    return checkup_utils.report(results, selected=selected, previous=earlier, fail_on='high',
+                                started='2026-12-03T03:00:00+00:00', ended='2026-12-03T03:00:40+00:00')
 
 
 def placement_fit(fits=False):
@@ -279,6 +371,64 @@ def tuning(check_mode=False, shorter=False):
                 not_running=[], settings=[dict(changed['settings'][0], before='3', changed=False)])
     return dict(runbook='tune_nova', check_mode=check_mode, mode='plain', ended='2026-12-03T03:02:00+00:00',
                 hosts=[changed, same], next=None)
+
+
+def tune_galera(check_mode=False):
+    """tune_galera.yml's report (plain mode, three nodes): wait_timeout set at runtime and in the option file, a
+    restart-only variable that restarted MariaDB, and wsrep_sst_auth (a secret: masked by the playbook already)."""
+    option_file = '/etc/mysql/mariadb.conf.d/99-openstack-ops.cnf'
+    status = dict(cluster_status='Primary', local_state='Synced', cluster_size=3)
+
+    def node(host):
+        settings = [
+            dict(section='mysqld', option='wait_timeout', path=option_file, before='28800', after='5000', wanted=5000,
+                 file_before=None, changed=True, skipped=False, services=['mariadb (at runtime)']),
+            dict(section='mysqld', option='max_connections', path=option_file, before='4096', after='4096',
+                 wanted=4096, file_before='4096', changed=False, skipped=False, services=['mariadb (at runtime)']),
+            dict(section='mysqld', option='innodb_log_buffer_size', path=option_file, before='16777216',
+                 after='16777216' if check_mode else '33554432', wanted=33554432, file_before=None, changed=True,
+                 skipped=False, services=['mariadb (restart)']),
+            dict(section='mysqld', option='wsrep_sst_auth', path=option_file, before='********', after='********',
+                 wanted='********', file_before='********', changed=True, skipped=False,
+                 services=['mariadb (at runtime)'])]
+        return dict(host=host, result='ok', read=dict(before=status, after=status),
+                    changed_settings=['wait_timeout', 'innodb_log_buffer_size', 'wsrep_sst_auth'], settings=settings,
+                    waits=[], files=[], backup_file=None if check_mode else f'{option_file}.4321.2026-12-03@03:00:00~',
+                    restarted=['mariadb'], not_running=[])
+    return dict(runbook='tune_galera', check_mode=check_mode, mode='plain', ended='2026-12-03T03:04:00+00:00',
+                result='planned' if check_mode else 'changed',
+                read={'timeouts in order': True, 'timeouts': 'holds - connection_recycle_time 3600 < wait_timeout 5000 '
+                                                             '< haproxy timeout 5400', 'connection_recycle_time': 3600,
+                      'wait_timeout': 5000, 'haproxy timeout': 5400.0},
+                hosts=[node('gal1'), node('gal2'), node('gal3')], next=None)
+
+
+def fix_haproxy_balance(failed=False):
+    """fix_haproxy_balance.yml's report (plain mode): lb1 switched from balance source, its Galera timeouts and
+    single writer set, reloaded with every server UP; lb2 failed (or was already right)."""
+    config = '/etc/haproxy/haproxy.cfg'
+
+    def lb(host, changed):
+        settings = [
+            dict(section='nova_api_back', option='balance', path=config, before='source' if changed else 'roundrobin',
+                 after='roundrobin', changed=changed, skipped=False, services=['haproxy (reload)']),
+            dict(section='cinder_api_back', option='balance', path=config,
+                 before='source (inherited)' if changed else 'roundrobin', after='roundrobin', changed=changed,
+                 skipped=False, services=['haproxy (reload)']),
+            dict(section='mariadb', option='timeout client', path=config, before='10s' if changed else '90m',
+                 after='90m', changed=changed, skipped=False, services=['haproxy (reload)']),
+            dict(section='mariadb', option='active (writer) servers', path=config,
+                 before='gal1, gal2, gal3' if changed else 'gal1', after='gal1', changed=changed, skipped=False,
+                 services=['haproxy (reload)'])]
+        return dict(host=host, result='failed' if failed and host == 'lb2' else 'ok',
+                    read={'Galera writers': 'mariadb: gal1 active, gal2 gal3 backup',
+                          'servers of nova_api_back after the reload': 'ctl1 up, ctl2 up, ctl3 up'} if changed else {},
+                    changed_settings=['nova_api_back', 'cinder_api_back', 'mariadb'] if changed else [],
+                    settings=settings, waits=[], files=[],
+                    backup_file=f'{config}.12345.2026-12-03@03:00:00~' if changed else None,
+                    restarted=['haproxy (reload)'] if changed else [], not_running=[])
+    return dict(runbook='fix_haproxy_balance', check_mode=False, mode='plain', ended='2026-12-03T03:05:00+00:00',
+                result='failed' if failed else 'changed', hosts=[lb('lb1', True), lb('lb2', failed)], next=None)
 
 
 def triage():

@@ -364,3 +364,148 @@ def test_db_connections_with_a_node_not_read_is_red_and_names_it():
     assert parsed.one('header')['attrs']['data-level'] == 'bad'
     assert '1 of 2 node(s) could not be read: gal2' in parsed.one(id='verdict')['text']
     assert "Not read: Cannot connect to database (default) at 10.0.0.12:3306" in page.replace('&quot;', '"')
+
+
+def test_recovery_draws_each_conductors_guru_meditation_report_and_the_database_connections():
+    report = samples.conductor_recovery()
+    text = render(report, 'conductor_recovery')
+    assert_self_contained(text)
+    page = Page(text)
+    rows = page.find('tr', data_gmr_host=True)
+    expected = [(host, r) for host, run in sorted(report['gmr'].items()) for r in run['reports']]
+    assert [(tr['attrs']['data-gmr-host'], tr['attrs']['data-pid']) for tr in rows] == [
+        (host, str(r['pid'])) for host, r in expected]
+    for tr, (_host, r) in zip(rows, expected):
+        assert tr['attrs']['data-captured'] == ('1' if r['captured'] else '0')
+        assert tr['attrs']['data-threads'] == str(r['threads_total'])
+        assert tr['attrs']['data-green-threads'] == str(r['green_threads_total'])
+    assert 'process stopped (state T)' in rows[-1]['text'] and 'held' in page.classes(rows[-1])
+    assert 'OpenStack Nova 27.1.0' in rows[0]['text'] and 'Guru Meditation' in rows[0]['text']
+    # the report's text is masked as the JSON is
+    assert 's3cret-rabbit' not in text and 'rabbit://nova:********@ctl1:5672/' in text
+
+    db = report['db_connections']
+    summary = page.one('p', id='db-connections')
+    assert summary['attrs']['data-connections'] == str(db['totals']['connections'])
+    groups = page.find('tr', data_group_count=True)
+    assert [int(tr['attrs']['data-group-count']) for tr in groups] == [g['count'] for g in db['groups']]
+    # nova's 6 idle 5000 s past its recycle time 3600 (and one in a transaction), placement's query in a transaction;
+    # nova's 2 idle 40 s are within it
+    assert [tr['attrs']['data-held'] for tr in groups] == ['true', 'true', 'false']
+    assert ['held' in page.classes(tr) for tr in groups] == [True, True, False]
+    assert summary['attrs']['data-held'] == '7' and 'idle 5000 s &gt; 3600 s' in text
+    assert {p['attrs']['data-kind'] for p in page.find('p', data_kind=True)} == {f['kind'] for f in db['findings']}
+
+
+def test_a_recovery_without_reports_or_connections_says_why():
+    report = samples.conductor_recovery(failed=True)
+    page = Page(render(report, 'conductor_recovery'))
+    ctl3 = page.find('tr', data_gmr_host='ctl3')
+    assert len(ctl3) == 1 and ctl3[0]['attrs']['data-captured'] == '0'
+    assert 'no main process' in ctl3[0]['text']
+    stopped = dict(samples.conductor_recovery(), gmr={}, db_connections=None)
+    page = Page(render(stopped, 'conductor_recovery'))
+    assert page.one(id='gmr')['text'].startswith('No report was asked for')
+    assert page.one(id='db-connections')['text'].startswith('Not read')
+    failed = dict(samples.conductor_recovery(), db_connections=dict(failed=True, msg='Access denied for user ops'))
+    assert Page(render(failed, 'conductor_recovery')).one(id='db-connections')['text'] == (
+        'Not read: Access denied for user ops')
+
+
+@pytest.mark.parametrize('previous', [False, True])
+def test_checkup_shows_findings_by_severity_then_group_with_the_json_numbers(previous):
+    report = samples.checkup(previous=previous)
+    text = render(report, 'checkup', cloud='opslab')
+    assert_self_contained(text)
+    page = Page(text)
+    summary = report['summary']
+    assert page.one('header')['attrs']['data-level'] == 'bad'
+    assert page.one(id='verdict')['text'] == (
+        '5 finding(s), the highest critical: at or above checkup_fail_on (high), the gate fails; '
+        '1 check(s) not run: cells_mappings')
+    assert page.one(id='run')['text'] == 'read-only check-up (changes nothing)'
+    assert page.one(id='time')['text'] == '2026-12-03 03:00:40 UTC'
+    assert {tr['attrs']['data-severity']: tr['text'].split()[-1] for tr in page.find('tr', data_severity=True)} == {
+        sev: str(n) for sev, n in summary['by_severity'].items()}
+    sections = page.find('section', data_severity=True)
+    assert [(s['attrs']['data-severity'], int(s['attrs']['data-count'])) for s in sections] == [
+        ('critical', 2), ('high', 2), ('low', 1)]
+    groups = [(g['attrs']['data-group'], int(g['attrs']['data-count'])) for g in page.find('div', data_group=True)]
+    assert groups == [('messaging', 1), ('placement', 1), ('messaging', 2), ('messaging', 1)]
+    shown = {(d['attrs']['data-id'], d['attrs']['data-subject']): d for d in page.find('div', data_id=True)}
+    assert set(shown) == {(f['id'], f['subject']) for f in report['findings']}
+    for finding in report['findings']:
+        div = shown[finding['id'], finding['subject']]
+        assert div['attrs']['data-severity'] == finding['severity'] and div['attrs']['data-value'] == str(finding['value'])
+        assert finding['title'] in div['text'] and finding['fix'] in div['text']
+    leak = shown['placement_allocations.leaked', 'compute1']['text']
+    assert 'MEMORY_MB 11136' in ' '.join(leak.split())   # the evidence's leaked amounts, drawn from its dict
+    # the check that could not run, with why: the password in its URL masked
+    assert page.one('li', data_check='cells_mappings')['text'].startswith('cells_mappings: cannot read nova_api')
+    assert 's3cret-Pa55' not in text and 'nova:********@db1:3306' in text
+    assert page.one('td', data_key='checks_run')['text'] == str(summary['checks_run'])
+    trend = {tr['attrs']['data-trend']: tr['text'].split() for tr in page.find('tr', data_trend=True)}
+    if previous:
+        assert {m: int(trend[m][1]) for m in ('new', 'worse', 'fixed')} == {
+            m: len(report['trend'][m]) for m in ('new', 'worse', 'fixed')}
+        assert 'messaging_queues.no_consumer / scheduler' in ' '.join(trend['fixed'])
+        chips = [s['text'] for s in page.find('span') if 'worse' in page.classes(s)]
+        assert chips.count('worse') == 2   # the finding's mark and the trend row's
+    else:
+        assert not trend and not page.find(id='trend')
+
+
+def test_checkup_levels_and_a_finding_of_a_check_the_renderer_does_not_know():
+    clean = dict(samples.checkup(), findings=[], checks=[], summary=dict(
+        findings=0, by_severity=dict(info=0, low=0, medium=0, high=0, critical=0), highest=None, checks_run=4,
+        not_run=[], gate_failed=False))
+    page = Page(render(clean, 'checkup'))
+    assert page.one('header')['attrs']['data-level'] == 'ok'
+    assert page.one(id='verdict')['text'] == 'no finding in 4 check(s)'
+    # a check added later: its fields drawn as they are, whatever their evidence holds
+    new = dict(id='galera_cluster.split', check='galera_cluster', group='database', seeds=['002'], subject='gal2',
+               severity='medium', title='gal2 is not Synced', value=2,
+               evidence=dict(nodes=[dict(name='gal2', state='Donor/Desynced', size=2)], token='abc123',
+                             seen=list(range(30))), fix='ansible-playbook openstack_ops.runbooks.tune_galera --check')
+    below = dict(clean, findings=[new], summary=dict(clean['summary'], findings=1, highest='medium',
+                                                     by_severity=dict(clean['summary']['by_severity'], medium=1)))
+    text = render(below, 'checkup')
+    page = Page(text)
+    assert page.one('header')['attrs']['data-level'] == 'warn'
+    assert 'below checkup_fail_on (high), the gate passes' in page.one(id='verdict')['text']
+    div = page.one('div', data_id='galera_cluster.split')
+    assert 'Donor/Desynced' in div['text'] and 'and 10 more' in div['text'] and 'tune_galera --check' in div['text']
+    assert 'abc123' not in text
+    assert page.one('div', data_group='database')['attrs']['data-count'] == '1'
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_tune_galera_shows_what_each_node_read_and_every_variable_before_and_after(check_mode):
+    report = samples.tune_galera(check_mode=check_mode)
+    text = render(report, 'tuning')
+    assert_self_contained(text)
+    page = Page(text)
+    assert page.one('h1')['text'] == 'tune_galera: settings before and after'
+    assert page.one(id='verdict')['text'] == (
+        f'9 setting(s) {"to change" if check_mode else "changed"} on 3 of 3 host(s), '
+        f'3 service(s) {"to restart" if check_mode else "restarted"}')
+    assert page.one('td', data_key='timeouts in order')['text'] == 'yes'
+    hosts = {s['attrs']['data-host']: ' '.join(s['text'].split()) for s in page.find('section', data_host=True)}
+    assert list(hosts) == ['gal1', 'gal2', 'gal3']
+    assert 'cluster_status Primary, local_state Synced, cluster_size 3' in hosts['gal1']
+    assert '[mysqld] wait_timeout /etc/mysql/mariadb.conf.d/99-openstack-ops.cnf 28800 5000' in hosts['gal2']
+    assert ('16777216 16777216' if check_mode else '16777216 33554432') in hosts['gal3']
+    assert '[mysqld] wsrep_sst_auth' in hosts['gal1'] and '********' in hosts['gal1']
+
+
+@pytest.mark.parametrize('failed', [False, True])
+def test_fix_haproxy_balance_shows_each_section_before_and_after_and_the_servers(failed):
+    report = samples.fix_haproxy_balance(failed=failed)
+    page = Page(render(report, 'tuning'))
+    assert page.one('header')['attrs']['data-level'] == ('bad' if failed else 'ok')
+    assert page.one(id='verdict')['text'] == (
+        'failed on lb2 after 6 change(s)' if failed else '3 setting(s) changed on 1 of 2 host(s), 1 service(s) restarted')
+    lb1 = ' '.join(page.one('section', data_host='lb1')['text'].split())
+    assert '[nova_api_back] balance /etc/haproxy/haproxy.cfg source roundrobin' in lb1
+    assert '[mariadb] active (writer) servers /etc/haproxy/haproxy.cfg gal1, gal2, gal3 gal1' in lb1
+    assert 'ctl1 up, ctl2 up, ctl3 up' in lb1
