@@ -14,7 +14,7 @@ ACTION = re.compile(r"Action: '(?P<action>[^']+)'(?:, body: (?P<body>.*?))?(?: _
                     r"Action: '(?P<action2>[^']+)', calling method")
 WSGI_REQUEST = re.compile(r'^(?:\S+ )?"?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD) (?P<url>\S+)')
 # nova logs "Filter X returned N host(s)" (DEBUG) while hosts remain and "Filter X returned 0 hosts" (INFO)
-FILTER = re.compile(r'Filter (?P<name>\w+) returned (?P<hosts>\d+) host(?:\(s\)|s)\b')
+FILTER = re.compile(r'Filter (?P<name>\w+) returned (?P<hosts>\d+) host(?:\(s\)|s\b)')
 STARTING = re.compile(r'Starting with (?P<hosts>\d+) host\(s\)')
 REMOVED_ALL = re.compile(r'Filtering removed all hosts.*?Filter results: (?P<results>.*)')
 # the "Filter results" of nova's INFO line ('ComputeFilter: (start: 4, end: 0)'), of its DEBUG line
