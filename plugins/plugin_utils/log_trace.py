@@ -22,11 +22,15 @@ REMOVED_ALL = re.compile(r'Filtering removed all hosts.*?Filter results: (?P<res
 EMPTIED = re.compile(r"(?P<a>\w+): \(start: \d+, end: 0\)|\('(?P<b>\w+)', (?:None|0)\)")
 NO_CANDIDATES = re.compile(r'Got no allocation candidates from the Placement API')
 PLACEMENT = 'Placement (no allocation candidates)'
-SELECTED = re.compile(r'Selected host: \(?(?P<host>[^,\s)]+)')
+# the scheduler's choice, a HostState "(host, node) ram: ..." (older releases: "WeighedHost [host: (host, node) ...");
+# the super conductor's "Selected host: h; Selected node: n; Alternates: [...]" repeats it and is left to the timeline
+SELECTED = re.compile(r'Selected host: (?:WeighedHost \[host: )?\((?P<host>[^,\s)]+)')
 WEIGHED = re.compile(r'^Weighed (?P<hosts>.*)')
 CAST = re.compile(r'(?:cast|call) on compute\.(?P<host>[\w.-]+)')
+# besides ERROR/CRITICAL records; not a bare "fault", which nova's DEBUG lines ("Lazy-loading 'fault'") and every
+# "default" contain
 FAULT = re.compile(r'NoValidHost|No valid host|Exceeded maximum number of retries|Insufficient compute resources'
-                   r'|[Ff]ault|Setting instance to ERROR state')
+                   r'|Setting instance to ERROR state|Build of instance \S+ aborted|Instance failed to spawn')
 EXPECTED = ('nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'placement-api')
 
 
@@ -113,7 +117,8 @@ def _scheduling(timeline):
         elif match.re is REMOVED_ALL:
             run['removed_all'] = match.group('results')
         elif match.re is SELECTED:
-            run['selected'].append(match.group('host'))
+            if match.group('host') not in run['selected']:
+                run['selected'].append(match.group('host'))
         elif match.re is NO_CANDIDATES:
             run['no_candidates'] = True
             run['emptied_by'] = run['emptied_by'] or PLACEMENT

@@ -182,6 +182,27 @@ def test_nova_34s_empty_filter_line_and_filter_results_name_the_filter_that_left
     assert run['emptied_by'] == log_trace.PLACEMENT and run['no_candidates'] is True and run['filters'] == []
 
 
+def test_the_super_conductors_selected_line_and_debug_noise_do_not_count_as_a_choice_or_a_fault():
+    # lines as nova 34 wrote them on the cloud lab: the scheduler's choice, the conductor repeating it, and two
+    # DEBUG/INFO lines whose "default" and "'fault'" are no fault
+    timeline = [nova_scheduler_record('Selected host: (cmp3, cmp3) ram: 8192MB disk: 0MB io_ops: 0 instances: 0, '
+                                      'allocation_candidates: 1 _consume_selected_host'),
+                dict(nova_scheduler_record("Selected host: cmp3; Selected node: cmp3; Alternates: [('cmp1', 'cmp1')] "
+                                           'schedule_and_build_instances'), service='nova-super-conductor',
+                     logger='nova.conductor.manager'),
+                dict(nova_scheduler_record('The default thread pool MainProcess.default is initialized'),
+                     service='nova-compute', host='cmp3', level='INFO'),
+                dict(nova_scheduler_record("Lazy-loading 'fault' on Instance uuid 3f88 obj_load_attr"),
+                     service='nova-api')]
+    summary = log_trace.summary(timeline)
+    assert [run['selected'] for run in summary['scheduling']] == [['cmp3']] and summary['selected_hosts'] == ['cmp3']
+    assert summary['faults'] == []
+    # an older release's WeighedHost form
+    [run] = log_trace.summary([nova_scheduler_record(
+        'Selected host: WeighedHost [host: (node-3, node-3) ram: 1024MB, weight: 1.0]')])['scheduling']
+    assert run['selected'] == ['node-3']
+
+
 # --- bad input: an id that matches nothing, a log directory that cannot be read, a host that is down ---------
 
 def deny(path):
