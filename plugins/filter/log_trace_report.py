@@ -12,7 +12,8 @@ description:
   - "Returns the trace report: C(start), C(searched), C(rounds), C(complete) (no id found is left unsearched) and
     C(not_searched), C(summary) (C(api): requestlog lines with method, path, status, microversion, seconds;
     C(actions): the API controller actions; C(scheduling): per scheduler request the hosts it started with, each
-    filter's count, the filter that removed the last host, the weighed hosts and the selected host; C(selected_hosts),
+    filter's count, the filter that removed the last host (C(emptied_by); C(Placement (no allocation candidates))
+    with C(no_candidates) when Placement offered none), the weighed hosts and the selected host; C(selected_hosts),
     C(computes), C(faults) with their decoded messages, C(services) reached, C(not_reached) among nova-api,
     nova-conductor, nova-scheduler, nova-compute and placement-api, the request ids, global request ids, instances
     and hosts), C(timeline) and C(text) (a line per record)."

@@ -25,17 +25,41 @@ PROJECTS = ('nova', 'neutron', 'keystone', 'placement', 'cinder', 'glance', 'hor
 ROOTS = ('/var/log/kolla', '/var/log')
 
 
-def find_files(roots, projects, paths):
-    """Every log file (rotated and gzipped ones too) under ``<root>/<project>/`` and the given paths or globs."""
-    found = []
+def find_files(roots, projects, paths, problems=None):
+    """Every log file (rotated and gzipped ones too) under ``<root>/<project>/`` and the given paths or globs.
+
+    What could not be looked into is appended to ``problems`` (when given) as a sentence: a root or project
+    directory this user may not read, no root at all, no log file anywhere. A missing root is not a problem by
+    itself (kolla's /var/log/kolla and a package's /var/log are both searched by default), unless none exists.
+    """
+    problems = [] if problems is None else problems
+    found, existing = [], 0
     for root in roots:
+        if not os.path.isdir(root):
+            continue
+        existing += 1
+        if not os.access(root, os.R_OK | os.X_OK):
+            problems.append(f'{root}: not readable by this user (uid {os.geteuid()}): permission denied; '
+                            'run the search with become, or as a user of the group owning the logs')
+            continue
         for project in projects:
             directory = os.path.join(root, project)
-            if os.path.isdir(directory):
-                found.extend(os.path.join(directory, name) for name in sorted(os.listdir(directory))
-                             if re.search(r'\.log(\.\d+)?(\.gz)?$', name))
+            if not os.path.isdir(directory):
+                continue
+            try:
+                names = sorted(os.listdir(directory))
+            except OSError as error:
+                problems.append(f'{directory}: not readable by this user (uid {os.geteuid()}): {error.strerror}; '
+                                'run the search with become, or as a user of the group owning the logs')
+                continue
+            found.extend(os.path.join(directory, name) for name in names
+                         if re.search(r'\.log(\.\d+)?(\.gz)?$', name))
+    if roots and not existing and not paths:
+        problems.append(f"no log directory: none of {', '.join(roots)} exists on this host")
     for pattern in paths:
         found.extend(sorted(glob.glob(pattern)) or [pattern])
+    if not found and not problems:
+        problems.append(f"no log file under {', '.join(roots)} (projects {', '.join(projects)})")
     return list(dict.fromkeys(found))
 
 

@@ -21,6 +21,7 @@ description:
     are parsed; with O(patterns), or without grep, Python reads the files line by line. Files are streamed.
   - With O(since), files last written before it are skipped, and with O(until) files whose first record is after
     it; records outside the window are dropped.
+  - A directory or file it cannot read (permission denied) is reported in RV(problems) and skipped, never fatal.
   - Reads only. The playbook C(openstack_ops.runbooks.trace_request) runs it on every host and follows the chain.
 author:
   - openstack_ops.runbooks maintainers (@openstack-ops)
@@ -160,6 +161,16 @@ files:
   sample:
     - {path: /var/log/kolla/nova/nova-api.log.2.gz, service: nova-api, records: 3, method: grep, skipped: null,
        size: 20480, mtime: 1796303000.0, seconds: 0.004}
+problems:
+  description:
+    - What could not be searched, one sentence each (also given as warnings) - a root or project directory this
+      user may not read, no root existing, no log file found, a file that could not be read. Never fatal, the rest
+      is searched.
+  returned: always
+  type: list
+  elements: str
+  sample: ["/var/log/kolla/nova: not readable by this user (uid 1000): Permission denied; run the search with
+           become, or as a user of the group owning the logs"]
 host:
   description: The host name put in the records.
   returned: always
@@ -209,11 +220,16 @@ class LogSearch(OpsModule):
                 re.compile(pattern)
             except re.error as error:
                 raise OpsError(f'patterns: {pattern!r} is not a regular expression: {error}') from error
-        files = log_search.find_files(params['roots'], params['projects'], params['paths'])
+        problems = []
+        files = log_search.find_files(params['roots'], params['projects'], params['paths'], problems)
         search = log_search.Search(params['host'] or platform.node(), terms, params['patterns'], since, until, tz,
                                    params['max_records'], params['after_lines'], params['use_grep']).run(files)
+        problems += [f"{stats['path']}: {stats['skipped']}" for stats in search.files
+                     if (stats['skipped'] or '').startswith('unreadable')]
+        for problem in problems:
+            self.module.warn(problem)
         return dict(changed=False, host=search.host, records=search.records, matched=search.matched,
-                    truncated=search.matched > len(search.records), files=search.files)
+                    truncated=search.matched > len(search.records), files=search.files, problems=problems)
 
 
 def main():

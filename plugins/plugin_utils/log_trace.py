@@ -13,14 +13,24 @@ REQUESTLOG = re.compile(r'"(?P<method>[A-Z]+) (?P<path>[^"\s]+)[^"]*" status: (?
 ACTION = re.compile(r"Action: '(?P<action>[^']+)'(?:, body: (?P<body>.*?))?(?: _process_stack .*)?$|"
                     r"Action: '(?P<action2>[^']+)', calling method")
 WSGI_REQUEST = re.compile(r'^(?:\S+ )?"?(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD) (?P<url>\S+)')
-FILTER = re.compile(r'Filter (?P<name>\w+) returned (?P<hosts>\d+) host\(s\)')
+# nova logs "Filter X returned N host(s)" (DEBUG) while hosts remain and "Filter X returned 0 hosts" (INFO)
+FILTER = re.compile(r'Filter (?P<name>\w+) returned (?P<hosts>\d+) host(?:\(s\)|s\b)')
 STARTING = re.compile(r'Starting with (?P<hosts>\d+) host\(s\)')
 REMOVED_ALL = re.compile(r'Filtering removed all hosts.*?Filter results: (?P<results>.*)')
-SELECTED = re.compile(r'Selected host: \(?(?P<host>[^,\s)]+)')
+# the "Filter results" of nova's INFO line ('ComputeFilter: (start: 4, end: 0)'), of its DEBUG line
+# (('ComputeFilter', None): no host left) and of older releases (('RamFilter', 0))
+EMPTIED = re.compile(r"(?P<a>\w+): \(start: \d+, end: 0\)|\('(?P<b>\w+)', (?:None|0)\)")
+NO_CANDIDATES = re.compile(r'Got no allocation candidates from the Placement API')
+PLACEMENT = 'Placement (no allocation candidates)'
+# the scheduler's choice, a HostState "(host, node) ram: ..." (older releases: "WeighedHost [host: (host, node) ...");
+# the super conductor's "Selected host: h; Selected node: n; Alternates: [...]" repeats it and is left to the timeline
+SELECTED = re.compile(r'Selected host: (?:WeighedHost \[host: )?\((?P<host>[^,\s)]+)')
 WEIGHED = re.compile(r'^Weighed (?P<hosts>.*)')
 CAST = re.compile(r'(?:cast|call) on compute\.(?P<host>[\w.-]+)')
+# besides ERROR/CRITICAL records; not a bare "fault", which nova's DEBUG lines ("Lazy-loading 'fault'") and every
+# "default" contain
 FAULT = re.compile(r'NoValidHost|No valid host|Exceeded maximum number of retries|Insufficient compute resources'
-                   r'|[Ff]ault|Setting instance to ERROR state')
+                   r'|Setting instance to ERROR state|Build of instance \S+ aborted|Instance failed to spawn')
 EXPECTED = ('nova-api', 'nova-conductor', 'nova-scheduler', 'nova-compute', 'placement-api')
 
 
@@ -89,15 +99,15 @@ def _scheduling(timeline):
         head = message.split('\n', 1)[0]
         key = (record.get('host'), record.get('request_id'))
         match = STARTING.search(head) or FILTER.search(head) or REMOVED_ALL.search(head) or \
-            SELECTED.search(head) or (WEIGHED.search(head) if record.get('logger', '').startswith('nova.scheduler')
-                                      else None)
+            SELECTED.search(head) or NO_CANDIDATES.search(head) or (
+                WEIGHED.search(head) if (record.get('logger') or '').startswith('nova.scheduler') else None)
         if not match:
             continue
         run = runs.setdefault(key, dict(host=record.get('host'), service=record.get('service'),
                                         request_id=record.get('request_id'),
                                         global_request_id=record.get('global_request_id'), started=record.get('time'),
                                         hosts_in=None, filters=[], emptied_by=None, removed_all=None, weighed=None,
-                                        selected=[]))
+                                        selected=[], no_candidates=False))
         if match.re is STARTING:
             run['hosts_in'] = int(match.group('hosts'))
         elif match.re is FILTER:
@@ -107,13 +117,17 @@ def _scheduling(timeline):
         elif match.re is REMOVED_ALL:
             run['removed_all'] = match.group('results')
         elif match.re is SELECTED:
-            run['selected'].append(match.group('host'))
+            if match.group('host') not in run['selected']:
+                run['selected'].append(match.group('host'))
+        elif match.re is NO_CANDIDATES:
+            run['no_candidates'] = True
+            run['emptied_by'] = run['emptied_by'] or PLACEMENT
         else:
             run['weighed'] = match.group('hosts')[:2000]
     for run in runs.values():
         if run['emptied_by'] is None and run['removed_all']:
-            names = re.findall(r"\('(\w+)', (\d+)\)", run['removed_all'])
-            run['emptied_by'] = next((name for name, count in names if count == '0'), None)
+            emptied = EMPTIED.search(run['removed_all'])
+            run['emptied_by'] = (emptied.group('a') or emptied.group('b')) if emptied else None
     return list(runs.values())
 
 

@@ -9,6 +9,7 @@ from urllib.error import HTTPError
 
 import pytest
 
+from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.testing import patch_module_args
 
 # What the controller sends a module when tracebacks are on for errors (ANSIBLE_DISPLAY_TRACEBACK=error).
@@ -26,6 +27,10 @@ def run_module(capsys):
     """
 
     def run(entry_point, args):
+        # ansible-core keeps a module's warnings in a process-wide registry; under Ansible each module is its own
+        # process, here one module's warnings would show in the next module's result
+        module_warnings._global_warnings.clear()  # pylint: disable=protected-access
+        module_warnings._global_deprecations.clear()  # pylint: disable=protected-access
         with patch_module_args({**TRACEBACKS_FOR_ERRORS, **args}), pytest.raises(SystemExit) as exit_info:
             entry_point()
         return exit_info.value.code, json.loads(capsys.readouterr().out)

@@ -83,8 +83,12 @@ def test_bad_input_fails_naming_it_and_nothing_found_is_not_a_failure(run_module
     assert rc == 1 and 'timezone, since or until' in result['msg']
     result = search(run_module, str(tmp_path / 'nothing-here'), terms=['req-none'])
     assert result['records'] == [] and result['files'] == [] and result['truncated'] is False
+    assert result['problems'] == [f"no log directory: none of {tmp_path / 'nothing-here'} exists on this host"]
+    assert [str((warning.get('event') or {}).get('msg', warning) if isinstance(warning, dict) else warning)
+            for warning in result['warnings']] == result['problems']
 
 
 def test_an_unreadable_file_is_reported_not_fatal(run_module, roots, tmp_path):
     result = search(run_module, roots['cmp2'], terms=['x'], paths=[str(tmp_path / 'gone.log')])
     assert result['files'][-1]['skipped'].startswith('unreadable')
+    assert result['problems'] == [f"{tmp_path / 'gone.log'}: unreadable: No such file or directory"]
