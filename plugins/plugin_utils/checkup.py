@@ -219,10 +219,12 @@ def timeout_order(host, result):
         fix = ('First lower connection_recycle_time below the haproxy timeout (' + TUNE_NOVA.format(
             host=host, extra=' -e \'{"nova_conf_tuning_database_pool": {"connection_recycle_time": 3000}}\'')
                + '), then ' + TUNE_GALERA.format(extra=''))
-    kind = 'recycle_after_wait_timeout' if recycle is not None and wait is not None and recycle >= wait \
-        else 'wait_timeout_after_haproxy'
-    return [_finding('timeout_order', host, 'high', f'{host}: {result.get("msg")}',
-                     (recycle or 0) - min(x for x in (wait, haproxy, recycle) if x is not None), dict(
+    # the value: by how many seconds the first broken link of the order is out
+    if recycle is not None and wait is not None and recycle >= wait:
+        kind, value = 'recycle_after_wait_timeout', recycle - wait
+    else:
+        kind, value = 'wait_timeout_after_haproxy', (wait or 0) - (haproxy or 0)
+    return [_finding('timeout_order', host, 'high', f'{host}: {result.get("msg")}', round(value), dict(
                          connection_recycle_time=recycle, wait_timeout=wait, haproxy_timeout=haproxy,
                          recycle_times=result.get('recycle_times'), haproxy_timeouts=result.get('haproxy_timeouts')),
                      fix, kind=kind)]

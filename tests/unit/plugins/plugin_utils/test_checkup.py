@@ -195,7 +195,8 @@ def test_the_timeout_order_names_its_numbers_and_a_wait_timeout_in_between():
     assert 'connection_recycle_time 3600 < MariaDB wait_timeout 600 < haproxy timeout 5400' in below['title']
     assert '-e galera_tuning_wait_timeout=4500 --check --diff' in below['fix']
     above = found['timeout_order.wait_timeout_after_haproxy', 'db2']
-    assert above['evidence']['wait_timeout'] == 28800 and 'galera_tuning_wait_timeout=4500' in above['fix']
+    assert above['value'] == 23400 and above['evidence']['wait_timeout'] == 28800
+    assert 'galera_tuning_wait_timeout=4500' in above['fix']
     # recycle above haproxy: no wait_timeout fits before connection_recycle_time comes down
     assert found['timeout_order.wait_timeout_after_haproxy', 'db3']['fix'].startswith(
         'First lower connection_recycle_time below the haproxy timeout (ansible-playbook openstack_ops.runbooks.tune_nova')
