@@ -186,11 +186,16 @@ def conductors_ping(results):
 
 
 def galera_state(host, result):
-    """galera_status on one node (it fails naming what is wrong; its values come with the failure)."""
+    """galera_status on one node (it fails naming what is wrong; its values come with the failure, in details)."""
     if not result.get('failed'):
         return []
+    msg = result.get('msg')
+    result = result.get('details') or {}
     status, state = result.get('cluster_status'), result.get('local_state')
-    if status != 'Primary':
+    if status == 'Disconnected' or not result.get('connected'):
+        # Galera stopped on the node, or a server in the Galera group that is not a Galera node (wsrep_provider unset)
+        severity, kind = 'critical', 'disconnected'
+    elif status != 'Primary':
         severity, kind = 'critical', 'not_primary'
     elif state != 'Synced' or not result.get('ready') or not result.get('connected'):
         severity, kind = 'high', 'not_synced'
@@ -198,7 +203,7 @@ def galera_state(host, result):
         severity, kind = 'medium', 'size'
     title = (f'Galera node {host}: {status}, {state}, cluster size {result.get("cluster_size")}'
              f'{"" if result.get("ready") else ", not ready"}{"" if result.get("connected") else ", not connected"} '
-             f'({result.get("msg")})')
+             f'({msg})')
     return [_finding('galera_state', host, severity, title, result.get('cluster_size'), dict(
         cluster_status=status, local_state=state, cluster_size=result.get('cluster_size'), ready=result.get('ready'),
         connected=result.get('connected')),
@@ -417,7 +422,8 @@ def _host_failed(check, result):
     if check in ('block_device_wait', 'scheduler_spread') and isinstance(result, dict) and 'conf' in result:
         result = result['conf']
     why = _failed(result)
-    if why and check == 'galera_state' and not result.get('unreachable') and result.get('cluster_status') is not None:
+    if why and check == 'galera_state' and not result.get('unreachable') and (
+            result.get('details') or {}).get('cluster_status') is not None:
         return None   # galera_status fails naming what is wrong with the node: a finding, not a check that did not run
     return why
 

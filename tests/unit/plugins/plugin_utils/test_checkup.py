@@ -32,11 +32,14 @@ def healthy_results():
                 conductors_ping=dict(ctl1=dict(answered=True), ctl2=dict(answered=True)), **healthy_hosts())
 
 
-def galera(status='Primary', state='Synced', size=3, msg=None):
+def galera(status='Primary', state='Synced', size=3, msg=None, connected=True):
+    """galera_status's result; failing, its values are in details (OpsError)."""
     healthy = status == 'Primary' and state == 'Synced' and size == 3
-    return dict(changed=False, healthy=healthy, cluster_status=status, local_state=state, cluster_size=size,
-                ready=state == 'Synced', connected=True, waited=0.0,
-                **({} if healthy else dict(failed=True, msg=msg or 'the Galera node is not healthy: ...')))
+    values = dict(healthy=healthy, cluster_status=status, local_state=state, cluster_size=size,
+                  ready=state == 'Synced', connected=connected, waited=0.0)
+    if healthy:
+        return dict(values, changed=False)
+    return dict(failed=True, msg=msg or 'the Galera node is not healthy: ...', details=values)
 
 
 def timeouts(recycle=3600, wait=5000, haproxy=5400.0):
@@ -172,12 +175,15 @@ def found_of(results, **kwargs):
 def test_a_galera_node_out_of_primary_is_critical_not_synced_high_and_a_node_not_answering_not_run():
     results = healthy_results()
     results['galera_state'] = dict(db1=galera('non-Primary', 'Initialized', 1), db2=galera(state='Donor/Desynced'),
-                                   db3=galera(size=2), db4=dict(failed=True, msg='Cannot connect to database'))
+                                   db3=galera(size=2), db4=dict(failed=True, msg='Cannot connect to database'),
+                                   db5=galera('Disconnected', None, 0, connected=False))
     report = checkup.report(results)
     found = {(f['id'], f['subject']): f for f in report['findings']}
     assert {k: f['severity'] for k, f in found.items()} == {
         ('galera_state.not_primary', 'db1'): 'critical', ('galera_state.not_synced', 'db2'): 'high',
-        ('galera_state.size', 'db3'): 'medium'}
+        ('galera_state.size', 'db3'): 'medium', ('galera_state.disconnected', 'db5'): 'critical'}
+    assert found['galera_state.disconnected', 'db5']['title'] == (
+        'Galera node db5: Disconnected, None, cluster size 0, not ready, not connected (the Galera node is not healthy: ...)')
     assert found['galera_state.size', 'db3']['value'] == 2
     state = {c['id']: c for c in report['checks']}['galera_state']
     assert state['status'] == 'found' and state['not_run_hosts'] == {'db4': 'Cannot connect to database'}
