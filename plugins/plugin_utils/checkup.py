@@ -221,18 +221,17 @@ def timeout_order(host, result):
         between = int(recycle + (haproxy - recycle) // 2)
         fix = TUNE_GALERA.format(extra=f' -e galera_tuning_wait_timeout={between}')
     else:
-        fix = ('First lower connection_recycle_time below the haproxy timeout (' + TUNE_NOVA.format(
-            host=host, extra=' -e \'{"nova_conf_tuning_database_pool": {"connection_recycle_time": 3000}}\'')
-               + '), then ' + TUNE_GALERA.format(extra=''))
+        lower = TUNE_NOVA.format(host=host, extra=' -e \'{"nova_conf_tuning_database_pool": {"connection_recycle_time": 3000}}\'')
+        fix = f'First lower connection_recycle_time below the haproxy timeout ({lower}), then ' + TUNE_GALERA.format(extra='')
     # the value: by how many seconds the first broken link of the order is out
     if recycle is not None and wait is not None and recycle >= wait:
         kind, value = 'recycle_after_wait_timeout', recycle - wait
     else:
         kind, value = 'wait_timeout_after_haproxy', (wait or 0) - (haproxy or 0)
-    return [_finding('timeout_order', host, 'high', f'{host}: {result.get("msg")}', round(value), dict(
-                         connection_recycle_time=recycle, wait_timeout=wait, haproxy_timeout=haproxy,
-                         recycle_times=result.get('recycle_times'), haproxy_timeouts=result.get('haproxy_timeouts')),
-                     fix, kind=kind)]
+    evidence = dict(connection_recycle_time=recycle, wait_timeout=wait, haproxy_timeout=haproxy,
+                    recycle_times=result.get('recycle_times'), haproxy_timeouts=result.get('haproxy_timeouts'))
+    return [_finding('timeout_order', host, 'high', f'{host}: {result.get("msg")}', round(value), evidence, fix,
+                     kind=kind)]
 
 
 def db_connections(host, result):
@@ -323,8 +322,8 @@ def block_device_wait(host, result, wanted=600):
         if total is None or total >= wanted:
             continue
         severity = 'high' if total < NOVA_WAIT_DEFAULT else 'medium'
-        source = {'default': "nova's defaults", 'file': 'set in the file'}.get(before.get('source'),
-                                                                              'partly nova\'s default')
+        sources = {'default': "nova's defaults", 'file': 'set in the file'}
+        source = sources.get(before.get('source'), "partly nova's default")
         findings.append(_finding(
             'block_device_wait', host, severity,
             f'nova-compute on {host} waits {total} s for a boot volume ({before.get("retries")} x '

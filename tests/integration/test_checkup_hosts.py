@@ -74,7 +74,7 @@ def write_cloud(tmp_path, wait_timeout, clean, unreachable=False):
     inventory = tmp_path / "inventory.json"
     inventory.write_text(json.dumps({
         "galera": {"hosts": {"db1": dict(local, checkup_service_configs=[str(nova_conf)],
-                                          checkup_haproxy_config=str(haproxy_cfg))}},
+                                         checkup_haproxy_config=str(haproxy_cfg))}},
         "haproxy": {"hosts": haproxy_hosts},
         "nova": {"hosts": {"n1": dict(local, checkup_nova_conf=str(nova_conf))}}}))
     return str(inventory)
