@@ -174,5 +174,6 @@ def test_each_seeded_precondition_gives_its_finding_and_an_unreachable_balancer_
     assert_not_served_by_the_lab(status)
     # the files were only read
     assert "block_device_allocate_retries = 30\n" in (tmp_path / "nova.conf").read_text()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["haproxy.cfg", "inventory.json", "nova.conf", "seeded.json",
-                                                          "seeded.txt"]
+    # nothing beside them (the report files aside: main's checkup.yml adds an .html page)
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("seeded.")) == [
+        "haproxy.cfg", "inventory.json", "nova.conf"]
