@@ -15,13 +15,25 @@ description:
     concerns), V(messaging_queues) (C(rabbitmq_queue_info): queues with messages and no consumer, high for RPC
     topics), V(conductors_ping) (C(nova_conductor_ping) per controller: a conductor that does not answer is
     critical)."
+  - "Checks run on each host of a group, whose result is a dict of module results by host: V(galera_state)
+    (C(galera_status): critical out of the Primary component, high not Synced), V(timeout_order) (C(galera_timeouts)
+    with C(fail=false): high when connection_recycle_time < wait_timeout < haproxy timeout does not hold),
+    V(db_connections) (C(mariadb_connection_info): each kind of its findings), V(haproxy_galera_writers)
+    (C(haproxy_active_server) with C(state=present): high for a Galera section with several active servers),
+    V(haproxy_balance_source) (C(haproxy_sections), read only: API backends balancing by source, own or inherited),
+    V(block_device_wait) and V(scheduler_spread) (C(nova_conf) in check mode under C(conf), with C(nova_services)
+    under C(services): the block-device wait total against O(options.block_device_wait), high under nova's 180 s;
+    C(host_subset_size) 1 and no shuffle on scheduler hosts), V(stale_config) (C(nova_services) with C(config):
+    services started before nova.conf last changed). A host not reached or whose module failed is in the check's
+    C(not_run_hosts) with why; a check no host ran is V(not_run)."
   - "Each finding has C(id), C(check), C(group), C(seeds), C(subject), C(severity) (info, low, medium, high,
     critical), C(title) with the numbers, C(value) (the number a trend compares), C(evidence) and C(fix) (the
     runbook and command, C(--check --diff) first)."
   - A check whose module failed or was skipped is V(not_run) with C(why), never V(passed).
   - "The report: C(schema), C(started), C(ended), C(check_mode), C(fail_on), C(summary) (C(findings),
-    C(by_severity), C(highest), C(checks_run), C(not_run), C(gate_failed): a finding at or above O(fail_on)),
-    C(checks), C(findings) (most severe first), C(trend) (with O(previous): C(new), C(worse), C(fixed), C(same),
+    C(by_severity), C(highest), C(checks_run), C(not_run), C(partly_run) (checks that ran on some hosts only),
+    C(gate_failed): a finding at or above O(fail_on)), C(checks), C(findings) (most severe first), C(trend) (with
+    O(previous): C(new), C(worse), C(fixed), C(same),
     keyed by finding id and subject) and C(text) (the lines printed at the end of the run)."
 options:
   _input:
@@ -51,6 +63,12 @@ options:
     description: Whether the run was in check mode (the report is the same; it says so).
     type: bool
     default: false
+  options:
+    description:
+      - "The thresholds the checks judge by: C(block_device_wait) (seconds the block-device wait must last, 600),
+        C(host_subset_size) (what tune_nova sets, 3), C(keep_source) (section name prefixes that keep balance
+        source, such as V(keystone) with federation)."
+    type: dict
 '''
 
 EXAMPLES = r'''
@@ -68,10 +86,11 @@ _value:
 from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import checkup
 
 
-def checkup_report(results, selected=None, previous=None, fail_on='high', started=None, ended=None, check_mode=False):
+def checkup_report(results, selected=None, previous=None, fail_on='high', started=None, ended=None, check_mode=False,
+                   options=None):
     # ValueError, not AnsibleFilterError: see dev_guide (importing ansible.errors changes module unit tests)
     built = checkup.report(results, selected=selected, previous=previous or None, fail_on=fail_on, started=started,
-                           ended=ended, check_mode=check_mode)
+                           ended=ended, check_mode=check_mode, options=options)
     built['text'] = checkup.text_lines(built)
     return built
 

@@ -17,7 +17,19 @@ CHECKS = {
     'cells_mappings': ('cells', ['000'], 'cells v2 mappings that make instances vanish from the API'),
     'messaging_queues': ('messaging', ['003'], 'RabbitMQ queues that pile up with no consumer'),
     'conductors_ping': ('messaging', ['003'], 'nova-conductors that do not answer an RPC ping'),
+    'galera_state': ('database', ['003'], 'Galera nodes out of the Primary component, not Synced, or missing'),
+    'timeout_order': ('database', ['003'], 'connection_recycle_time < MariaDB wait_timeout < haproxy timeouts'),
+    'db_connections': ('database', ['003'], 'database connections idle past their limits, long-held or stuck'),
+    'haproxy_galera_writers': ('haproxy', ['002'], 'Galera sections of haproxy that send writes to several nodes'),
+    'haproxy_balance_source': ('haproxy', ['001', '002'], 'OpenStack API backends balancing by source address'),
+    'block_device_wait': ('nova', ['002'], "nova-compute's wait for a boot volume (retries x interval)"),
+    'scheduler_spread': ('nova', ['001'], 'scheduler settings that spread concurrent boots and migrations'),
+    'stale_config': ('nova', ['004'], 'nova services running an older nova.conf than the file'),
 }
+# The checks run on each host of a group (database, haproxy or nova hosts): their result is {host: module result}
+# and a host that was not reached or whose module failed is not run, with why, while the others are read.
+HOST_CHECKS = ('galera_state', 'timeout_order', 'db_connections', 'haproxy_galera_writers', 'haproxy_balance_source',
+               'block_device_wait', 'scheduler_spread', 'stale_config')
 CLEAN = ('ansible-playbook openstack_ops.runbooks.clean_placement -e @placement.yml --check --diff  '
          '# then without --check')
 CHECK_CELLS = ('ansible-playbook openstack_ops.runbooks.check_cells -e @cells.yml -e \'{{"check_cells_repair": '
@@ -30,6 +42,19 @@ CELL_SEVERITY = dict(instance_without_mapping='high', mapping_to_missing_cell='h
                      host_mapping_to_missing_cell='medium', host_mapping_to_missing_host='low',
                      mapping_to_deleted_instance='low', mapping_to_archived_instance='low')
 UNITS = dict(MEMORY_MB='MB', DISK_GB='GB', VCPU='VCPU')
+TUNE_GALERA = ('ansible-playbook openstack_ops.runbooks.tune_galera -i inventory{extra} --check --diff  '
+               '# then without --check')
+TUNE_NOVA = 'ansible-playbook openstack_ops.runbooks.tune_nova -i inventory -l {host}{extra} --check --diff  # then without --check'
+FIX_HAPROXY = ('ansible-playbook openstack_ops.runbooks.fix_haproxy_balance -i inventory -l {host} --check --diff  '
+               '# then without --check')
+INVENTORY_DB = ('ansible-playbook openstack_ops.runbooks.inventory_db_connections -e inventory_db_connections_hosts={host}'
+                '  # names each client; nothing kills a connection')
+# mariadb_connection_info's kinds: how close each is to seed 003's conductors stuck on dead connections
+DB_SEVERITY = dict(wait_timeout_below_recycle='high', wait_timeout_above_haproxy='high', idle_beyond_haproxy='high',
+                   connections_near_max='high', idle_in_transaction='high', long_held='medium',
+                   long_transaction='medium', lock_wait='medium')
+# nova's defaults for what tune_nova sets (seed 001: host_subset_size 1 sends every request to the one best host)
+NOVA_WAIT_DEFAULT = 180   # block_device_allocate_retries 60 x block_device_allocate_retries_interval 3 s
 
 
 def rank(severity):
@@ -157,8 +182,222 @@ def conductors_ping(results):
     return findings
 
 
+# ---------------------------------------------------------------- the checks run on each host of a group
+
+
+def galera_state(host, result):
+    """galera_status on one node (it fails naming what is wrong; its values come with the failure, in details)."""
+    if not result.get('failed'):
+        return []
+    msg = result.get('msg')
+    result = result.get('details') or {}
+    status, state = result.get('cluster_status'), result.get('local_state')
+    if status == 'Disconnected' or not result.get('connected'):
+        # Galera stopped on the node, or a server in the Galera group that is not a Galera node (wsrep_provider unset)
+        severity, kind = 'critical', 'disconnected'
+    elif status != 'Primary':
+        severity, kind = 'critical', 'not_primary'
+    elif state != 'Synced' or not result.get('ready') or not result.get('connected'):
+        severity, kind = 'high', 'not_synced'
+    else:
+        severity, kind = 'medium', 'size'
+    title = (f'Galera node {host}: {status}, {state}, cluster size {result.get("cluster_size")}'
+             f'{"" if result.get("ready") else ", not ready"}{"" if result.get("connected") else ", not connected"} '
+             f'({msg})')
+    return [_finding('galera_state', host, severity, title, result.get('cluster_size'), dict(
+        cluster_status=status, local_state=state, cluster_size=result.get('cluster_size'), ready=result.get('ready'),
+        connected=result.get('connected')),
+        'Find why the node left the Primary component or is not Synced (mariadb logs, wsrep_* status) before any '
+        'change: ' + TUNE_GALERA.format(extra='') + ' refuses to run until every node is Synced', kind=kind)]
+
+
+def timeout_order(host, result):
+    """galera_timeouts (fail=false): connection_recycle_time < wait_timeout < the haproxy timeouts, with the numbers."""
+    if result.get('holds', True):
+        return []
+    recycle, wait = result.get('connection_recycle_time'), result.get('wait_timeout')
+    haproxy = result.get('haproxy_timeout')
+    if haproxy is not None and recycle is not None and haproxy - recycle > 2:
+        between = int(recycle + (haproxy - recycle) // 2)
+        fix = TUNE_GALERA.format(extra=f' -e galera_tuning_wait_timeout={between}')
+    else:
+        lower = TUNE_NOVA.format(host=host, extra=' -e \'{"nova_conf_tuning_database_pool": {"connection_recycle_time": 3000}}\'')
+        fix = f'First lower connection_recycle_time below the haproxy timeout ({lower}), then ' + TUNE_GALERA.format(extra='')
+    # the value: by how many seconds the first broken link of the order is out
+    if recycle is not None and wait is not None and recycle >= wait:
+        kind, value = 'recycle_after_wait_timeout', recycle - wait
+    else:
+        kind, value = 'wait_timeout_after_haproxy', (wait or 0) - (haproxy or 0)
+    evidence = dict(connection_recycle_time=recycle, wait_timeout=wait, haproxy_timeout=haproxy,
+                    recycle_times=result.get('recycle_times'), haproxy_timeouts=result.get('haproxy_timeouts'))
+    return [_finding('timeout_order', host, 'high', f'{host}: {result.get("msg")}', round(value), evidence, fix,
+                     kind=kind)]
+
+
+def db_connections(host, result):
+    """mariadb_connection_info's findings on one node, one finding per kind and service."""
+    findings = []
+    totals = result.get('totals') or {}
+    for found in result.get('findings') or []:
+        kind = found.get('kind')
+        subject = f'{host} {found["service"]}' if found.get('service') else host
+        if kind in ('wait_timeout_below_recycle', 'wait_timeout_above_haproxy'):
+            fix = TUNE_GALERA.format(extra='')
+        elif kind == 'connections_near_max':
+            fix = TUNE_GALERA.format(extra=' -e galera_tuning_max_connections=<more>') + '; ' + INVENTORY_DB.format(host=host)
+        else:
+            fix = INVENTORY_DB.format(host=host)
+        value = totals.get('threads_connected') if kind == 'connections_near_max' else found.get('count')
+        findings.append(_finding('db_connections', subject, DB_SEVERITY.get(kind, 'medium'),
+                                 f'{host}: {found.get("message")}', value, dict(
+                                     service=found.get('service'), count=found.get('count'),
+                                     threads=found.get('threads'), server=(result.get('server') or {}).get('where'),
+                                     wait_timeout=(result.get('variables') or {}).get('wait_timeout'),
+                                     connections=totals.get('connections'),
+                                     max_connections=totals.get('max_connections')), fix, kind=kind))
+    return findings
+
+
+def haproxy_galera_writers(host, result):
+    """haproxy_active_server (state=present): Galera sections with several active servers (seed 002)."""
+    findings = []
+    for section in result.get('sections') or []:
+        active = section.get('active_before') or section.get('active') or []
+        if len(active) > 1:
+            findings.append(_finding(
+                'haproxy_galera_writers', f'{host} {section.get("name")}', 'high',
+                f'haproxy on {host} sends Galera writes to {len(active)} nodes in {section.get("name")} '
+                f'({", ".join(active)}): a read on one node may not yet see a write committed through another',
+                len(active), dict(section=section.get('name'), servers=section.get('servers'), active=active),
+                FIX_HAPROXY.format(host=host), kind='multi_writer'))
+        elif section.get('allbackups'):
+            findings.append(_finding(
+                'haproxy_galera_writers', f'{host} {section.get("name")}', 'medium',
+                f'{section.get("name")} on {host} has option allbackups: every backup takes writes at once when '
+                f'{", ".join(active) or "the active server"} is down', len(section.get('servers') or []),
+                dict(section=section.get('name'), servers=section.get('servers'), active=active),
+                FIX_HAPROXY.format(host=host), kind='allbackups'))
+    return findings
+
+
+def haproxy_balance_source(host, result, keep=()):
+    """haproxy_sections (read only): API backends balancing by source, their own line or the inherited one."""
+    source = []
+    for section in result.get('sections') or []:
+        words = str(section.get('balance_before') or section.get('balance') or '').split()
+        if words[:1] == ['source'] and not any(str(section.get('name')).startswith(k) for k in keep):
+            source.append(section)
+    if not source:
+        return []
+    names = [s.get('name') for s in source]
+    inherited = [s.get('name') for s in source if s.get('inherited')]
+    return [_finding('haproxy_balance_source', host, 'medium',
+                     f'{len(source)} API backend(s) on {host} balance by source: {", ".join(names)}'
+                     f'{" (inherited from defaults: " + ", ".join(inherited) + ")" if inherited else ""}; '
+                     'every request of a client goes to one backend, and a request lost with it is lost '
+                     '(seed 002), while the load piles on one API server', len(source),
+                     dict(sections=names, inherited=inherited), FIX_HAPROXY.format(host=host), kind='source')]
+
+
+def _services(result):
+    """The nova services nova_services found on the host, or None when it could not tell (not systemd)."""
+    services = result.get('services') if isinstance(result, dict) and not _failed(result) else None
+    return sorted(services) if services else None
+
+
+def block_device_wait(host, result, wanted=600):
+    """nova_conf (check mode, ensure_waits): the block_device_allocate wait in force against the wanted one.
+
+    result: {conf: nova_conf result, services: nova_services result}; judged where nova-compute runs (or on every
+    host when the services cannot be told)."""
+    services = _services(result.get('services'))
+    if services is not None and 'nova-compute' not in services:
+        return []
+    findings = []
+    for wait in (result.get('conf') or {}).get('waits') or []:
+        if wait.get('name') != 'block_device_allocate':
+            continue
+        before = wait.get('before') or {}
+        total = before.get('total')
+        if total is None or total >= wanted:
+            continue
+        severity = 'high' if total < NOVA_WAIT_DEFAULT else 'medium'
+        sources = {'default': "nova's defaults", 'file': 'set in the file'}
+        source = sources.get(before.get('source'), "partly nova's default")
+        findings.append(_finding(
+            'block_device_wait', host, severity,
+            f'nova-compute on {host} waits {total} s for a boot volume ({before.get("retries")} x '
+            f'{before.get("interval")} s, {source}; nova default 60 x 3 s = {NOVA_WAIT_DEFAULT} s), under the '
+            f'{wanted} s a bulk boot from volume needs: boots fail when Cinder is slower (seed 002)',
+            wanted - total, dict(path=wait.get('path'), retries=before.get('retries'), interval=before.get('interval'),
+                                 total=total, wanted=wanted, source=before.get('source'), services=services),
+            TUNE_NOVA.format(host=host, extra=f' -e nova_conf_tuning_block_device_wait={wanted}'), kind='short'))
+    return findings
+
+
+def _setting(conf, option):
+    return next((s for s in (conf or {}).get('settings') or [] if s.get('option') == option), None)
+
+
+def scheduler_spread(host, result, subset=3):
+    """nova_conf (check mode): [filter_scheduler] host_subset_size and shuffle_best_same_weighed_hosts in force
+    (nova's defaults 1 and false send every concurrent request to the one best host, seed 001); judged where
+    nova-scheduler runs (or on every host when the services cannot be told)."""
+    services = _services(result.get('services'))
+    if services is not None and 'nova-scheduler' not in services:
+        return []
+    conf = result.get('conf') or {}
+    findings = []
+    size = _setting(conf, 'host_subset_size')
+    if size is not None:
+        text = size.get('before')
+        try:
+            current = int(text) if text not in (None, '') else 1
+        except ValueError:
+            current = None
+        if current is not None and current <= 1:
+            findings.append(_finding(
+                'scheduler_spread', host, 'medium',
+                f'nova-scheduler on {host}: host_subset_size {current}{" (nova default)" if text in (None, "") else ""}: '
+                'every request goes to the one best-weighed host, so concurrent migrations all land on it (seed 001)',
+                current, dict(path=size.get('path'), host_subset_size=text, wanted=subset, services=services),
+                TUNE_NOVA.format(host=host, extra=f' -e nova_conf_tuning_host_subset_size={subset}'), kind='subset'))
+    shuffle = _setting(conf, 'shuffle_best_same_weighed_hosts')
+    if shuffle is not None and str(shuffle.get('before') or 'false').strip().lower() not in ('true', '1', 'yes', 'on'):
+        findings.append(_finding(
+            'scheduler_spread', host, 'low',
+            f'nova-scheduler on {host}: shuffle_best_same_weighed_hosts {shuffle.get("before") or "false (nova default)"}: '
+            'hosts of equal weight are always tried in the same order', 0,
+            dict(path=shuffle.get('path'), shuffle_best_same_weighed_hosts=shuffle.get('before'), services=services),
+            TUNE_NOVA.format(host=host, extra=''), kind='no_shuffle'))
+    return findings
+
+
+def stale_config(host, result):
+    """nova_services (with config): the services whose process started before nova.conf last changed (seed 004)."""
+    stale = {name: info for name, info in sorted((result.get('services') or {}).items()) if info.get('stale')}
+    if not stale:
+        return []
+    changed = result.get('config_changed')
+    older = {name: round(changed - info['started']) for name, info in stale.items()
+             if changed is not None and info.get('started') is not None}
+    return [_finding(
+        'stale_config', host, 'medium',
+        f'{len(stale)} nova service(s) on {host} run an older nova.conf than the file: '
+        + ', '.join(f'{name} (started {older[name]} s before the file changed)' if name in older else name
+                    for name in stale), len(stale),
+        dict(services={name: dict(unit=info.get('unit'), main_pid=info.get('main_pid'), started=info.get('started'))
+                       for name, info in stale.items()}, config_changed=changed),
+        TUNE_NOVA.format(host=host, extra='') + ' restarts, one at a time, those that read a setting it manages; '
+        'any other: systemctl restart ' + ' '.join(info.get('unit') or name for name, info in stale.items()),
+        kind='older_than_file')]
+
+
 READERS = dict(placement_allocations=placement_allocations, cells_mappings=cells_mappings,
-               messaging_queues=messaging_queues, conductors_ping=conductors_ping)
+               messaging_queues=messaging_queues, conductors_ping=conductors_ping, galera_state=galera_state,
+               timeout_order=timeout_order, db_connections=db_connections,
+               haproxy_galera_writers=haproxy_galera_writers, haproxy_balance_source=haproxy_balance_source,
+               block_device_wait=block_device_wait, scheduler_spread=scheduler_spread, stale_config=stale_config)
 
 
 # ---------------------------------------------------------------- the report
@@ -168,11 +407,39 @@ def _failed(result):
     """Why a module's result (or a dict of per-host results) is no result, or None."""
     if not isinstance(result, dict):
         return 'no result'
+    if result.get('unreachable'):
+        return 'unreachable: ' + str(result.get('msg') or 'the host could not be reached')
     if result.get('skipped'):
         return result.get('skip_reason') or 'skipped'
     if result.get('failed'):
         return str(result.get('msg') or 'the module failed')
     return None
+
+
+def _host_failed(check, result):
+    """Why one host's result of a check run on each host is no result, or None."""
+    if check in ('block_device_wait', 'scheduler_spread') and isinstance(result, dict) and 'conf' in result:
+        result = result['conf']
+    why = _failed(result)
+    if why and check == 'galera_state' and not result.get('unreachable') and (
+            result.get('details') or {}).get('cluster_status') is not None:
+        return None   # galera_status fails naming what is wrong with the node: a finding, not a check that did not run
+    return why
+
+
+def _read_hosts(check, results, options):
+    """(findings, {host: why not run}) of a check run on each host; results: {host: result}."""
+    findings, not_run = [], {}
+    kwargs = dict(block_device_wait=dict(wanted=options.get('block_device_wait', 600)),
+                  scheduler_spread=dict(subset=options.get('host_subset_size', 3)),
+                  haproxy_balance_source=dict(keep=tuple(options.get('keep_source') or ()))).get(check, {})
+    for host, result in sorted(results.items()):
+        why = _host_failed(check, result)
+        if why:
+            not_run[host] = why
+        else:
+            findings.extend(READERS[check](host, result, **kwargs))
+    return findings, not_run
 
 
 def _key(finding):
@@ -181,20 +448,25 @@ def _key(finding):
 
 def compare(findings, previous, ran):
     """What is new, what got worse (severity up or its number grew), and what was fixed (gone, from a check that
-    ran this time: a check that did not run fixed nothing) since the previous report."""
+    ran this time: a check or a host that did not run fixed nothing) since the previous report.
+    ran: {check id: the hosts it did not run on} of the checks that ran (on at least one host)."""
     before = {_key(f): f for f in (previous or {}).get('findings') or []}
     now = {_key(f): f for f in findings}
     worse = [k for k in now if k in before and (rank(now[k]['severity']) > rank(before[k]['severity']) or (
         isinstance(now[k].get('value'), (int, float)) and isinstance(before[k].get('value'), (int, float))
         and now[k]['value'] > before[k]['value']))]
     return dict(previous=(previous or {}).get('ended'), new=sorted(set(now) - set(before)), worse=sorted(worse),
-                fixed=sorted(k for k in set(before) - set(now) if before[k]['check'] in ran),
+                fixed=sorted(k for k in set(before) - set(now) if before[k]['check'] in ran
+                             and str(before[k]['subject']).split(' ', 1)[0] not in ran[before[k]['check']]),
                 same=len(set(now) & set(before)) - len(worse))
 
 
-def report(results, selected=None, previous=None, fail_on='high', started=None, ended=None, check_mode=False):
-    """results: {check id: module result, or for conductors_ping {host: result}}; a check not in results was not
-    selected. Returns the check-up report (SCHEMA)."""
+def report(results, selected=None, previous=None, fail_on='high', started=None, ended=None, check_mode=False,
+           options=None):
+    """results: {check id: module result, or for conductors_ping and HOST_CHECKS {host: result}, or a skipped result
+    saying why no host ran it}; a check not in results was not selected. options: block_device_wait (seconds wanted,
+    600), host_subset_size (3), keep_source (section name prefixes that keep balance source). Returns the check-up
+    report (SCHEMA)."""
     if fail_on not in SEVERITIES:
         raise ValueError(f"fail_on must be one of {', '.join(SEVERITIES)}, not {fail_on!r}")
     checks, findings = [], []
@@ -204,6 +476,17 @@ def report(results, selected=None, previous=None, fail_on='high', started=None, 
             checks.append(dict(entry, status='not_selected', findings=0))
             continue
         result = (results or {}).get(check)
+        if check in HOST_CHECKS and isinstance(result, dict) and result and not _failed(result) and all(
+                isinstance(r, dict) for r in result.values()):
+            found, not_run = _read_hosts(check, result, options or {})
+            findings.extend(found)
+            hosts = dict(hosts_run=sorted(set(result) - set(not_run)), not_run_hosts=not_run)
+            if not_run:
+                hosts['why'] = '; '.join(f'{host}: {why}' for host, why in not_run.items())
+            status = 'found' if found else 'not_run' if not_run else 'passed'
+            checks.append(dict(entry, status=status, findings=len(found), **hosts,
+                               highest=max((f['severity'] for f in found), key=rank, default=None)))
+            continue
         if check == 'conductors_ping' and isinstance(result, dict) and result and all(
                 isinstance(r, dict) for r in result.values()):
             why = '; '.join(f'{host}: {reason}' for host, reason in (
@@ -225,9 +508,11 @@ def report(results, selected=None, previous=None, fail_on='high', started=None, 
         summary=dict(findings=len(findings), by_severity=by_severity, highest=highest,
                      checks_run=sum(1 for c in checks if c['status'] in ('passed', 'found')),
                      not_run=[c['id'] for c in checks if c['status'] == 'not_run'],
+                     partly_run=[c['id'] for c in checks if c['status'] == 'found' and c.get('not_run_hosts')],
                      gate_failed=highest is not None and rank(highest) >= rank(fail_on)),
         checks=checks, findings=findings,
-        trend=compare(findings, previous, {c['id'] for c in checks if c['status'] in ('passed', 'found')})
+        trend=compare(findings, previous, {c['id']: set(c.get('not_run_hosts') or ()) for c in checks
+                                           if c['status'] in ('passed', 'found') or c.get('hosts_run')})
         if previous else None)
 
 
@@ -239,6 +524,8 @@ def text_lines(checkup):
     for check in checkup['checks']:
         if check['status'] == 'not_run':
             lines.append(f"NOT RUN {check['id']}: {check['why']}")
+        elif check.get('not_run_hosts'):
+            lines.append(f"NOT RUN {check['id']} on part of its hosts: {check['why']}")
     for finding in checkup['findings']:
         lines.append(f"{finding['severity'].upper()} {finding['id']} (seed {', '.join(finding['seeds'])}): "
                      f"{finding['title']} -> {finding['fix']}")

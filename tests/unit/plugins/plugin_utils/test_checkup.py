@@ -29,13 +29,60 @@ def healthy_results():
     return dict(placement_allocations=audit(provider('cmp1', [consumer('a', 'active', 512)])),
                 cells_mappings=dict(findings=[]),
                 messaging_queues=dict(queues=[dict(name='conductor', vhost='/', consumers=3, messages_ready=0)]),
-                conductors_ping=dict(ctl1=dict(answered=True), ctl2=dict(answered=True)))
+                conductors_ping=dict(ctl1=dict(answered=True), ctl2=dict(answered=True)), **healthy_hosts())
+
+
+def galera(status='Primary', state='Synced', size=3, msg=None, connected=True):
+    """galera_status's result; failing, its values are in details (OpsError)."""
+    healthy = status == 'Primary' and state == 'Synced' and size == 3
+    values = dict(healthy=healthy, cluster_status=status, local_state=state, cluster_size=size,
+                  ready=state == 'Synced', connected=connected, waited=0.0)
+    if healthy:
+        return dict(values, changed=False)
+    return dict(failed=True, msg=msg or 'the Galera node is not healthy: ...', details=values)
+
+
+def timeouts(recycle=3600, wait=5000, haproxy=5400.0):
+    holds = recycle < wait < haproxy
+    return dict(changed=False, holds=holds, connection_recycle_time=recycle, wait_timeout=wait, haproxy_timeout=haproxy,
+                recycle_times=[], haproxy_timeouts=[],
+                msg=f"{'holds' if holds else 'does not hold'} - connection_recycle_time {recycle} < MariaDB wait_timeout "
+                    f"{wait} < haproxy timeout {haproxy:g}")
+
+
+def conf(retries=None, interval=None, subset=None, shuffle=None):
+    total = (retries or 60) * (interval or 3)
+    source = 'default' if retries is None and interval is None else 'file' if retries and interval else 'file and default'
+    return dict(changed=False, waits=[dict(name='block_device_allocate', path='/etc/nova/nova.conf',
+                                           before=dict(retries=retries or 60, interval=interval or 3, total=total,
+                                                       source=source))],
+                settings=[dict(section='filter_scheduler', option='host_subset_size', before=subset,
+                               path='/etc/nova/nova.conf'),
+                          dict(section='filter_scheduler', option='shuffle_best_same_weighed_hosts', before=shuffle,
+                               path='/etc/nova/nova.conf')])
+
+
+def units(*names, stale=(), config_changed=1795000100.0):
+    return dict(changed=False, config_changed=config_changed, services={
+        name: dict(unit=name, active='active', main_pid=100 + n, started=1795000000.0 if name in stale else 1795000200.0,
+                   stale=name in stale) for n, name in enumerate(names)})
+
+
+def healthy_hosts():
+    nova = dict(conf=conf(200, 3, '3', 'true'), services=units('nova-compute', 'nova-scheduler'))
+    return dict(galera_state=dict(db1=galera()), timeout_order=dict(db1=timeouts()),
+                db_connections=dict(db1=dict(findings=[], totals=dict(connections=4))),
+                haproxy_galera_writers=dict(lb1=dict(sections=[dict(name='mariadb', servers=['a', 'b'], active_before=['a'],
+                                                                    allbackups=False)])),
+                haproxy_balance_source=dict(lb1=dict(sections=[dict(name='nova_api', balance_before='roundrobin')])),
+                block_device_wait=dict(cmp1=nova), scheduler_spread=dict(cmp1=nova),
+                stale_config=dict(cmp1=units('nova-compute')))
 
 
 def test_a_healthy_cloud_passes_every_check_with_no_finding():
     report = checkup.report(healthy_results())
     assert report['findings'] == [] and report['summary']['highest'] is None
-    assert [c['status'] for c in report['checks']] == ['passed'] * 4
+    assert [c['status'] for c in report['checks']] == ['passed'] * 12
     assert report['summary']['gate_failed'] is False and report['trend'] is None
 
 
@@ -119,3 +166,157 @@ def test_allocations_that_differ_from_the_flavor_are_one_finding_with_the_clean_
     [finding] = checkup.report(results)['findings']
     assert (finding['id'], finding['severity'], finding['value']) == ('placement_allocations.mismatched', 'medium', 2)
     assert '"clean_placement_classes": ["mismatched"]' in finding['fix'] and finding['evidence']['consumers'] == ['m1', 'm2']
+
+
+def found_of(results, **kwargs):
+    return {(f['id'], f['subject']): f for f in checkup.report(results, **kwargs)['findings']}
+
+
+def test_a_galera_node_out_of_primary_is_critical_not_synced_high_and_a_node_not_answering_not_run():
+    results = healthy_results()
+    results['galera_state'] = dict(db1=galera('non-Primary', 'Initialized', 1), db2=galera(state='Donor/Desynced'),
+                                   db3=galera(size=2), db4=dict(failed=True, msg='Cannot connect to database'),
+                                   db5=galera('Disconnected', None, 0, connected=False))
+    report = checkup.report(results)
+    found = {(f['id'], f['subject']): f for f in report['findings']}
+    assert {k: f['severity'] for k, f in found.items()} == {
+        ('galera_state.not_primary', 'db1'): 'critical', ('galera_state.not_synced', 'db2'): 'high',
+        ('galera_state.size', 'db3'): 'medium', ('galera_state.disconnected', 'db5'): 'critical'}
+    assert found['galera_state.disconnected', 'db5']['title'] == (
+        'Galera node db5: Disconnected, None, cluster size 0, not ready, not connected (the Galera node is not healthy: ...)')
+    assert found['galera_state.size', 'db3']['value'] == 2
+    state = {c['id']: c for c in report['checks']}['galera_state']
+    assert state['status'] == 'found' and state['not_run_hosts'] == {'db4': 'Cannot connect to database'}
+    assert report['summary']['partly_run'] == ['galera_state'] and report['summary']['not_run'] == []
+    assert 'NOT RUN galera_state on part of its hosts: db4: Cannot connect to database' in checkup.text_lines(report)
+
+
+def test_the_timeout_order_names_its_numbers_and_a_wait_timeout_in_between():
+    results = healthy_results()
+    results['timeout_order'] = dict(db1=timeouts(3600, 600, 5400.0), db2=timeouts(3600, 28800, 5400.0),
+                                    db3=timeouts(7200, 28800, 5400.0))
+    found = found_of(results)
+    below = found['timeout_order.recycle_after_wait_timeout', 'db1']
+    assert below['severity'] == 'high' and below['value'] == 3000
+    assert 'connection_recycle_time 3600 < MariaDB wait_timeout 600 < haproxy timeout 5400' in below['title']
+    assert '-e galera_tuning_wait_timeout=4500 --check --diff' in below['fix']
+    above = found['timeout_order.wait_timeout_after_haproxy', 'db2']
+    assert above['value'] == 23400 and above['evidence']['wait_timeout'] == 28800
+    assert 'galera_tuning_wait_timeout=4500' in above['fix']
+    # recycle above haproxy: no wait_timeout fits before connection_recycle_time comes down
+    assert found['timeout_order.wait_timeout_after_haproxy', 'db3']['fix'].startswith(
+        'First lower connection_recycle_time below the haproxy timeout (ansible-playbook openstack_ops.runbooks.tune_nova')
+
+
+def test_database_connections_give_one_finding_per_kind_and_service():
+    results = healthy_results()
+    results['db_connections'] = dict(db1=dict(server=dict(where='127.0.0.1:3306'), variables=dict(wait_timeout=600),
+                                              totals=dict(connections=95, threads_connected=96, max_connections=100),
+                                              findings=[
+        dict(kind='wait_timeout_below_recycle', service='nova [database]', count=12, threads=[1, 2],
+             message='nova [database]: connection_recycle_time 3600 >= wait_timeout 600 of 12 connection(s): ...'),
+        dict(kind='long_held', service='nova [database]', count=4, threads=[3],
+             message='nova [database]: 4 connection(s) idle longer than connection_recycle_time 3600 (longest 5123 s)'),
+        dict(kind='connections_near_max', service=None, count=0, threads=[], message='96 connections of 100')]))
+    found = found_of(results)
+    assert {k: (f['severity'], f['value']) for k, f in found.items()} == {
+        ('db_connections.wait_timeout_below_recycle', 'db1 nova [database]'): ('high', 12),
+        ('db_connections.long_held', 'db1 nova [database]'): ('medium', 4),
+        ('db_connections.connections_near_max', 'db1'): ('high', 96)}
+    assert 'tune_galera' in found['db_connections.wait_timeout_below_recycle', 'db1 nova [database]']['fix']
+    assert 'inventory_db_connections_hosts=db1' in found['db_connections.long_held', 'db1 nova [database]']['fix']
+    assert found['db_connections.long_held', 'db1 nova [database]']['evidence']['wait_timeout'] == 600
+
+
+def test_haproxy_several_galera_writers_and_api_backends_on_source():
+    results = healthy_results()
+    results['haproxy_galera_writers'] = dict(lb1=dict(sections=[
+        dict(name='mariadb', servers=['c1', 'c2', 'c3'], active_before=['c1', 'c2', 'c3'], allbackups=False),
+        dict(name='galera_ro', servers=['c1', 'c2'], active_before=['c1'], allbackups=True)]),
+        lb2=dict(sections=[]))
+    results['haproxy_balance_source'] = dict(lb1=dict(sections=[
+        dict(name='nova_api', balance_before='source', inherited=True),
+        dict(name='keystone_external', balance_before='source', inherited=False),
+        dict(name='cinder_api', balance_before='roundrobin', inherited=False)]))
+    found = found_of(results, options=dict(keep_source=['keystone']))
+    writers = found['haproxy_galera_writers.multi_writer', 'lb1 mariadb']
+    assert writers['severity'] == 'high' and writers['value'] == 3 and '3 nodes in mariadb (c1, c2, c3)' in writers['title']
+    assert writers['fix'].startswith('ansible-playbook openstack_ops.runbooks.fix_haproxy_balance -i inventory -l lb1 '
+                                     '--check --diff')
+    assert found['haproxy_galera_writers.allbackups', 'lb1 galera_ro']['severity'] == 'medium'
+    source = found['haproxy_balance_source.source', 'lb1']
+    assert source['value'] == 1 and source['evidence'] == dict(sections=['nova_api'], inherited=['nova_api'])
+    assert len(found) == 3
+    # without federation keystone is switched too
+    assert found_of(results)['haproxy_balance_source.source', 'lb1']['value'] == 2
+
+
+def test_the_block_device_wait_is_judged_as_its_total_on_compute_hosts():
+    results = healthy_results()
+    compute = units('nova-compute')
+    results['block_device_wait'] = dict(cmp1=dict(conf=conf(), services=compute),
+                                        cmp2=dict(conf=conf(30, None), services=compute),
+                                        cmp3=dict(conf=conf(100, 6), services=compute),
+                                        ctl1=dict(conf=conf(), services=units('nova-api')),
+                                        # not systemd: the services cannot be told, the file is judged
+                                        cmp4=dict(conf=conf(), services=dict(failed=True, msg='systemctl show failed')))
+    found = found_of(results)
+    assert {k[1]: (f['severity'], f['value']) for k, f in found.items()} == {
+        'cmp1': ('medium', 420), 'cmp2': ('high', 510), 'cmp4': ('medium', 420)}
+    assert found['block_device_wait.short', 'cmp1']['title'].startswith(
+        "nova-compute on cmp1 waits 180 s for a boot volume (60 x 3 s, nova's defaults; nova default 60 x 3 s = 180 s)")
+    assert '-l cmp2 -e nova_conf_tuning_block_device_wait=600 --check --diff' in found['block_device_wait.short', 'cmp2']['fix']
+    # a wanted wait of 180 s accepts nova's default
+    assert set(found_of(results, options=dict(block_device_wait=180))) == {('block_device_wait.short', 'cmp2')}
+
+
+def test_scheduler_spread_on_scheduler_hosts_only():
+    results = healthy_results()
+    results['scheduler_spread'] = dict(ctl1=dict(conf=conf(), services=units('nova-scheduler')),
+                                       ctl2=dict(conf=conf(subset='5', shuffle='False'), services=units('nova-scheduler')),
+                                       cmp1=dict(conf=conf(), services=units('nova-compute')))
+    found = found_of(results)
+    assert {k: f['severity'] for k, f in found.items()} == {
+        ('scheduler_spread.subset', 'ctl1'): 'medium', ('scheduler_spread.no_shuffle', 'ctl1'): 'low',
+        ('scheduler_spread.no_shuffle', 'ctl2'): 'low'}
+    subset = found['scheduler_spread.subset', 'ctl1']
+    assert 'host_subset_size 1 (nova default)' in subset['title'] and subset['value'] == 1
+    assert '-e nova_conf_tuning_host_subset_size=3' in subset['fix']
+
+
+def test_services_started_before_nova_conf_changed_are_stale():
+    results = healthy_results()
+    results['stale_config'] = dict(ctl1=units('nova-api', 'nova-conductor', 'nova-scheduler',
+                                              stale=('nova-conductor', 'nova-scheduler')),
+                                   ctl2=dict(failed=True, msg='systemctl show failed (rc=1)'))
+    report = checkup.report(results)
+    [stale] = report['findings']
+    assert (stale['id'], stale['subject'], stale['severity'], stale['value'], stale['seeds']) == (
+        'stale_config.older_than_file', 'ctl1', 'medium', 2, ['004'])
+    assert stale['title'] == ('2 nova service(s) on ctl1 run an older nova.conf than the file: nova-conductor (started '
+                              '100 s before the file changed), nova-scheduler (started 100 s before the file changed)')
+    assert stale['fix'].endswith('systemctl restart nova-conductor nova-scheduler')
+    assert {c['id']: c for c in report['checks']}['stale_config']['not_run_hosts'] == {
+        'ctl2': 'systemctl show failed (rc=1)'}
+
+
+def test_a_host_group_with_no_host_or_unreachable_hosts_is_not_run_never_passed():
+    results = healthy_results()
+    results['haproxy_galera_writers'] = dict(skipped=True, skip_reason='no host in haproxy (the inventory has none)')
+    results['stale_config'] = dict(ctl1=dict(unreachable=True, msg='Failed to connect to the host via ssh'))
+    report = checkup.report(results)
+    status = {c['id']: c for c in report['checks']}
+    assert status['haproxy_galera_writers']['status'] == 'not_run'
+    assert status['haproxy_galera_writers']['why'] == 'no host in haproxy (the inventory has none)'
+    assert status['stale_config']['status'] == 'not_run'
+    assert status['stale_config']['why'] == 'ctl1: unreachable: Failed to connect to the host via ssh'
+    assert report['summary']['not_run'] == ['haproxy_galera_writers', 'stale_config']
+
+
+def test_a_host_that_did_not_run_fixed_nothing_in_the_trend():
+    results = healthy_results()
+    results['stale_config'] = dict(ctl1=units('nova-api', stale=('nova-api',)), ctl2=units('nova-api', stale=('nova-api',)))
+    first = checkup.report(results, ended='2026-12-03T03:00:00+00:00')
+    results['stale_config'] = dict(ctl1=dict(unreachable=True, msg='down'), ctl2=units('nova-api'))
+    trend = checkup.report(results, previous=first)['trend']
+    assert trend['fixed'] == ['stale_config.older_than_file ctl2'] and trend['new'] == []
