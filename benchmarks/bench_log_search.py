@@ -11,7 +11,7 @@ roots, the first round's term (the instance UUID) and the second round's five id
 terms. Both must find the same number of lines. log_search_python: the module with use_grep=false.
 
 Peak memory (log_search_peak_memory): the maximum RSS of the module's process and its grep/gzip children
-(os.wait4's rusage), on the smallest plain file, on the largest one and on the whole corpus, with grep and without;
+(GNU time's %M), on the smallest plain file, on the largest one and on the whole corpus, with grep and without;
 bounded means the same figure whatever the size.
 """
 import json
@@ -28,6 +28,7 @@ from benchmarks.harness import compare
 NEEDS_LAB = False
 COLLECTIONS = pathlib.Path(__file__).resolve().parents[1] / ".build" / "collections"
 MODULE = "ansible_collections.openstack_ops.runbooks.plugins.modules.log_search"
+TIME = "/usr/bin/time"   # GNU time (Debian's `time` package)
 FLOOR = "LC_ALL=C grep -F over the plain files + gzip -dc | LC_ALL=C grep -F over the .gz"
 
 
@@ -35,23 +36,29 @@ def megabytes():
     return int(os.environ.get("BENCH_LOG_MB", "1024"))
 
 
-def run_module(args):
-    """The module as its own process: (its result, seconds, max RSS in KiB of it and its children)."""
+def run_module(args, measure_memory=False):
+    """The module as its own process: (its result, seconds, max RSS in KiB of it and its grep/gzip children).
+
+    The memory through GNU time (`-f %M`): a small process forks the module, so the figure is the module's and
+    its children's; the benchmark's own RSS at fork time would count in an os.wait4 of a child forked from here.
+    """
     with tempfile.TemporaryDirectory(prefix="bench-log-search-") as work:
         arguments, output = pathlib.Path(work, "args.json"), pathlib.Path(work, "out.json")
+        memory = pathlib.Path(work, "rss")
         arguments.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
         environment = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
+        argv = [sys.executable, "-m", MODULE, str(arguments)]
+        if measure_memory:
+            argv = [TIME, "-f", "%M", "-o", str(memory)] + argv
         started = time.perf_counter()
         with open(output, "wb") as stream:
-            process = subprocess.Popen([sys.executable, "-m", MODULE, str(arguments)],  # pylint: disable=consider-using-with
-                                       stdout=stream, env=environment)
-            _pid, status, usage = os.wait4(process.pid, 0)
-            process.returncode = os.waitstatus_to_exitcode(status)
+            code = subprocess.run(argv, stdout=stream, env=environment, check=False).returncode
         seconds = time.perf_counter() - started
         result = json.loads(output.read_text())
-    if process.returncode or result.get("failed"):
+        rss = int(memory.read_text().split()[-1]) if measure_memory else None
+    if code or result.get("failed"):
         raise RuntimeError(f"log_search failed: {result.get('msg')}")
-    return result, seconds, usage.ru_maxrss
+    return result, seconds, rss
 
 
 def module_args(logs, terms, use_grep=True, paths=None):
@@ -111,24 +118,24 @@ def memory_record(logs, size):
     cases = []
     for label, paths in (("smallest file", [smallest]), ("largest file", [largest]), ("whole corpus", None)):
         for use_grep in (True, False):
-            result, seconds, rss = run_module(module_args(logs, log_corpus.FIRST_ROUND, use_grep, paths))
+            result, seconds, rss = run_module(module_args(logs, log_corpus.FIRST_ROUND, use_grep, paths), True)
             cases.append({"what": label, "file": os.path.relpath(paths[0], logs["root"]) if paths else None,
                           "bytes": os.path.getsize(paths[0]) if paths else logs["bytes"],
                           "method": "grep" if use_grep else "python", "max_rss_kib": rss,
                           "seconds": round(seconds, 3), "records": result["matched"]})
-    started = time.perf_counter()
-    with subprocess.Popen(["grep", "-a", "-F", "-e", log_corpus.INSTANCE, largest], stdout=subprocess.DEVNULL,
-                          env=dict(os.environ, LC_ALL="C")) as grep:
-        _pid, _status, usage = os.wait4(grep.pid, 0)
-        grep.returncode = 0
-    grep_seconds = time.perf_counter() - started
+    with tempfile.NamedTemporaryFile(prefix="bench-grep-rss-") as memory:
+        started = time.perf_counter()
+        subprocess.run([TIME, "-f", "%M", "-o", memory.name, "grep", "-a", "-F", "-e", log_corpus.INSTANCE, largest],
+                       stdout=subprocess.DEVNULL, env=dict(os.environ, LC_ALL="C"), check=False)
+        grep_seconds = time.perf_counter() - started
+        grep_rss = int(pathlib.Path(memory.name).read_text().split()[-1])
     on_largest = next(case for case in cases if case["what"] == "largest file" and case["method"] == "grep")
     return {
         "name": "log_search_peak_memory", "n": size, "runs": 1,
         "ours_s": on_largest["seconds"], "peer": "LC_ALL=C grep -F on the largest file", "peer_s": round(grep_seconds, 3),
         "ratio": round(grep_seconds / on_largest["seconds"], 2) if on_largest["seconds"] else None,
         "largest_file": on_largest["file"], "largest_file_bytes": on_largest["bytes"],
-        "ours_max_rss_kib": on_largest["max_rss_kib"], "peer_max_rss_kib": usage.ru_maxrss,
+        "ours_max_rss_kib": on_largest["max_rss_kib"], "peer_max_rss_kib": grep_rss,
         "max_rss_spread_kib": max(case["max_rss_kib"] for case in cases) - min(case["max_rss_kib"] for case in cases),
         "cases": cases,
     }
