@@ -1,6 +1,7 @@
 """`make bench [BENCH=name]`: run the benchmarks (every benchmarks/bench_*.py) on the service lab.
 
-Each module has run(lab) -> list of records; the records go to benchmarks/results.json.
+Each module has run(lab) -> list of records; the records go to benchmarks/results.json. The lab is brought up
+only when a chosen benchmark needs it (NEEDS_LAB, true unless the module says otherwise).
 """
 import importlib
 import json
@@ -23,13 +24,16 @@ def benchmarks(selected):
 
 
 def main(selected):
-    lab = Lab()
-    owned = lab.up()
+    chosen = benchmarks(selected)
+    # a benchmark with NEEDS_LAB = False brings its own data (the log search's generated logs)
+    lab = Lab() if any(getattr(bench, "NEEDS_LAB", True) for bench in chosen) else None
+    owned = lab.up() if lab else False
     try:
         records = []
-        for bench in benchmarks(selected):
+        for bench in chosen:
             print(f"benchmark {bench.__name__.split('.')[-1]}", flush=True)
-            lab.reset()
+            if getattr(bench, "NEEDS_LAB", True):
+                lab.reset()
             records.extend(bench.run(lab))
         harness.write(records)
     finally:
