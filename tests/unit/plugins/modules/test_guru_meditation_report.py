@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -78,6 +79,12 @@ def test_file_event_handler_is_touched_instead_of_a_signal(run_module, service, 
     trigger.write_text('')
     os.utime(trigger, (1, 1))
     proc, _err = service(oslo_reports={'file_event_handler': str(trigger), 'file_event_handler_interval': 1})
+    # oslo.reports' watcher thread takes the time it starts at as its baseline, and a touch before that is never
+    # seen: wait for the thread, then a second (a loaded machine starts it late; a real service has long been up)
+    deadline = time.monotonic() + 30
+    while len(os.listdir(f'/proc/{proc.pid}/task')) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1)
     rc, result = run_module(guru_meditation_report.main, dict(pid=proc.pid))
     assert rc == 0, result
     assert result['signal'] == 'file_event_handler' and result['captured'] == 1
