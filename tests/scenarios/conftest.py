@@ -4,16 +4,21 @@ One cloud per session (or the one `make lab-up PROFILE=cloud` left running). Eac
 found it: every server it booted is deleted through the API, every row it removed behind nova's back is gone with
 the server it belonged to.
 """
+import json
 import time
 import urllib.error
 
 import pytest
 
+from tests.integration.ansible_runner import run_playbook
 from tests.lab import process
-from tests.lab.cloud import CloudLab
+from tests.lab.cloud import API_HOST, CLOUD_CELLS, COMPUTES, CloudLab
 from tests.lab.lab import session
-from tests.lab.config import DB_USERS
+from tests.lab.config import DB_USERS, REPO_ROOT
 from tests.lab.keystone import MEMBER
+
+# every host of the cloud lab whose kolla log directory a trace reads, the API host first
+HOSTS = (API_HOST, *sorted({cell["conductor"] for cell in CLOUD_CELLS.values()} - {API_HOST}), *COMPUTES)
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +116,17 @@ class Cloud:
 
     def sql(self, statements, database):
         return self.lab.mariadb.sql(statements, database)
+
+
+def trace(cloud, tmp_path, terms):
+    """trace_request.yml over every lab host's kolla log directory; returns (rc, report, the debug summary)."""
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text("".join(
+        f"{host} ansible_connection=local log_search_roots=\"['{cloud.lab.cfg.path('hosts', host, 'var', 'log', 'kolla')}']\"\n"
+        for host in HOSTS))
+    report_path = tmp_path / "trace.json"
+    rc, out = run_playbook(REPO_ROOT / "playbooks" / "trace_request.yml", dict(
+        trace_request_terms=terms, trace_request_report_path=str(report_path)), inventory=str(inventory))
+    lines = [line for play in out["plays"] for task in play["tasks"] if task["name"].startswith(
+        "Report | what the operator") for result in task["hosts"].values() for line in result.get("msg", [])]
+    return rc, json.loads(report_path.read_text()), lines

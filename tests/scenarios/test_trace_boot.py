@@ -10,14 +10,12 @@ import json
 
 import pytest
 
-from tests.integration.ansible_runner import run_module, run_playbook
+from tests.integration.ansible_runner import run_module
 from tests.lab import process
-from tests.lab.cloud import API_HOST, CLOUD_CELLS, COMPUTES
-from tests.lab.config import REPO_ROOT
+from tests.lab.cloud import API_HOST, COMPUTES
 
-from tests.scenarios.conftest import Cloud
+from tests.scenarios.conftest import Cloud, trace
 
-HOSTS = (API_HOST, *sorted({cell["conductor"] for cell in CLOUD_CELLS.values()} - {API_HOST}), *COMPUTES)
 FLAVORS = {"trace.xen": ({"vcpus": 1, "ram": 512, "disk": 1}, {"capabilities:hypervisor_type": "xen"}),
            "trace.huge": ({"vcpus": 1, "ram": 1024 * 1024, "disk": 1}, {})}
 # the refused server's name: nova-api logs the request body as the client sent it, JSON with \uXXXX escapes
@@ -43,20 +41,6 @@ def boots(cloud_lab):
         cloud.delete_all()
         for name in FLAVORS:
             cloud.admin("DELETE", f"/flavors/{name}")
-
-
-def trace(cloud, tmp_path, terms):
-    """trace_request.yml over every lab host's kolla log directory; returns (rc, report, the debug summary)."""
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("".join(
-        f"{host} ansible_connection=local log_search_roots=\"['{cloud.lab.cfg.path('hosts', host, 'var', 'log', 'kolla')}']\"\n"
-        for host in HOSTS))
-    report_path = tmp_path / "trace.json"
-    rc, out = run_playbook(REPO_ROOT / "playbooks" / "trace_request.yml", dict(
-        trace_request_terms=terms, trace_request_report_path=str(report_path)), inventory=str(inventory))
-    lines = [line for play in out["plays"] for task in play["tasks"] if task["name"].startswith(
-        "Report | what the operator") for result in task["hosts"].values() for line in result.get("msg", [])]
-    return rc, json.loads(report_path.read_text()), lines
 
 
 def first(timeline, **where):

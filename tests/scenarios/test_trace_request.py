@@ -3,14 +3,9 @@
 Seeds 000 and 001 grepped API node after API node, then the scheduler's log, where the request id differs and
 only the global request id ties it back. Here each lab host's kolla log directory is one inventory host.
 """
-import json
-
-from tests.integration.ansible_runner import run_playbook
 from tests.integration.browser import Dom, open_page
-from tests.lab.cloud import API_HOST, CLOUD_CELLS, COMPUTES
-from tests.lab.config import REPO_ROOT
-
-HOSTS = (API_HOST, *sorted({cell["conductor"] for cell in CLOUD_CELLS.values()} - {API_HOST}), *COMPUTES)
+from tests.lab.cloud import API_HOST
+from tests.scenarios.conftest import trace
 
 
 def test_a_cold_migration_is_traced_from_its_instance_across_api_scheduler_conductor_and_both_computes(
@@ -22,15 +17,8 @@ def test_a_cold_migration_is_traced_from_its_instance_across_api_scheduler_condu
     assert moved["status"] == "VERIFY_RESIZE"
     destination = moved["OS-EXT-SRV-ATTR:host"]
 
-    inventory = tmp_path / "hosts.ini"
-    inventory.write_text("".join(
-        f"{host} ansible_connection=local log_search_roots=\"['{cloud.lab.cfg.path('hosts', host, 'var', 'log', 'kolla')}']\"\n"
-        for host in HOSTS))
-    report_path = tmp_path / "trace.json"
-    rc, _out = run_playbook(REPO_ROOT / "playbooks" / "trace_request.yml", dict(
-        trace_request_terms=server, trace_request_report_path=str(report_path)), inventory=str(inventory))
+    rc, report, _lines = trace(cloud, tmp_path, server)
     assert rc == 0
-    report = json.loads(report_path.read_text())
     summary = report["summary"]
 
     post = next(call for call in summary["api"]
@@ -50,7 +38,7 @@ def test_a_cold_migration_is_traced_from_its_instance_across_api_scheduler_condu
     assert times == sorted(times)
 
     # the page beside it, opened in Chromium: the selected host in the funnel, every record in its lane
-    html, console, _shot = open_page(report_path.with_suffix(".html"), "scenario-trace-cold-migration")
+    html, console, _shot = open_page(tmp_path / "trace.html", "scenario-trace-cold-migration")
     assert not console, console
     dom = Dom(html)
     assert dom.one("body")["attrs"]["data-kind"] == "trace"
