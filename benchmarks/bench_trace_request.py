@@ -106,6 +106,8 @@ def run(_lab):
                 assert sorted(report["searched"]) == sorted(log_corpus.FIRST_ROUND + log_corpus.SECOND_ROUND), \
                     report["searched"]
                 assert report["complete"] and report["rounds"] == 2, (report["complete"], report["rounds"])
+                # the planted boot was placed on ctl3 (one scheduler choice; the conductor's line is no second one)
+                assert report["summary"]["selected_hosts"] == ["ctl3"], report["summary"]["selected_hosts"]
                 assert report["summary"]["records"] == len(lines), \
                     f"trace: {report['summary']['records']} records, the greps: {len(lines)} lines"
 

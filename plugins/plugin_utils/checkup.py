@@ -21,7 +21,7 @@ CHECKS = {
     'timeout_order': ('database', ['003'], 'connection_recycle_time < MariaDB wait_timeout < haproxy timeouts'),
     'db_connections': ('database', ['003'], 'database connections idle past their limits, long-held or stuck'),
     'haproxy_galera_writers': ('haproxy', ['002'], 'Galera sections of haproxy that send writes to several nodes'),
-    'haproxy_balance_source': ('haproxy', ['001', '002'], 'OpenStack API backends balancing by source address'),
+    'haproxy_balance_source': ('haproxy', ['002'], 'OpenStack API backends balancing by source address'),
     'block_device_wait': ('nova', ['002'], "nova-compute's wait for a boot volume (retries x interval)"),
     'scheduler_spread': ('nova', ['001'], 'scheduler settings that spread concurrent boots and migrations'),
     'stale_config': ('nova', ['004'], 'nova services running an older nova.conf than the file'),
@@ -217,12 +217,7 @@ def timeout_order(host, result):
         return []
     recycle, wait = result.get('connection_recycle_time'), result.get('wait_timeout')
     haproxy = result.get('haproxy_timeout')
-    if haproxy is not None and recycle is not None and haproxy - recycle > 2:
-        between = int(recycle + (haproxy - recycle) // 2)
-        fix = TUNE_GALERA.format(extra=f' -e galera_tuning_wait_timeout={between}')
-    else:
-        lower = TUNE_NOVA.format(host=host, extra=' -e \'{"nova_conf_tuning_database_pool": {"connection_recycle_time": 3000}}\'')
-        fix = f'First lower connection_recycle_time below the haproxy timeout ({lower}), then ' + TUNE_GALERA.format(extra='')
+    fix = _timeout_order_fix(host, recycle, haproxy)
     # the value: by how many seconds the first broken link of the order is out
     if recycle is not None and wait is not None and recycle >= wait:
         kind, value = 'recycle_after_wait_timeout', recycle - wait
@@ -232,6 +227,22 @@ def timeout_order(host, result):
                     recycle_times=result.get('recycle_times'), haproxy_timeouts=result.get('haproxy_timeouts'))
     return [_finding('timeout_order', host, 'high', f'{host}: {result.get("msg")}', round(value), evidence, fix,
                      kind=kind)]
+
+
+def _timeout_order_fix(host, recycle, haproxy):
+    """The commands that restore recycle < wait_timeout < haproxy, from the numbers (each step leaves room)."""
+    if recycle is None:
+        return TUNE_GALERA.format(extra='')
+    if haproxy is None:   # only wait_timeout is out of order: put it above the recycle time
+        return TUNE_GALERA.format(extra=f' -e galera_tuning_wait_timeout={int(recycle * 1.5) + 60}')
+    if haproxy - recycle > 2:
+        return TUNE_GALERA.format(extra=f' -e galera_tuning_wait_timeout={int(recycle + (haproxy - recycle) // 2)}')
+    # the recycle time is at or above haproxy's cut: lower it to a third of haproxy's timeout, wait_timeout between
+    target = max(1, int(haproxy // 3))
+    lower = TUNE_NOVA.format(
+        host=host, extra=f' -e \'{{"nova_conf_tuning_database_pool": {{"connection_recycle_time": {target}}}}}\'')
+    return (f'First lower connection_recycle_time below the haproxy timeout ({lower}), then '
+            + TUNE_GALERA.format(extra=f' -e galera_tuning_wait_timeout={int(target + (haproxy - target) // 2)}'))
 
 
 def db_connections(host, result):
@@ -421,6 +432,10 @@ def _host_failed(check, result):
     if check in ('block_device_wait', 'scheduler_spread') and isinstance(result, dict) and 'conf' in result:
         result = result['conf']
     why = _failed(result)
+    if not why and check == 'stale_config' and not result.get('services'):
+        # nova_services leaves out what has no unit: nothing was compared, so the check did not run (never passed)
+        return ('nova_services found no nova systemd unit on this host (nova in containers, as kolla runs it?): '
+                'no service start time to compare with nova.conf')
     if why and check == 'galera_state' and not result.get('unreachable') and (
             result.get('details') or {}).get('cluster_status') is not None:
         return None   # galera_status fails naming what is wrong with the node: a finding, not a check that did not run

@@ -208,6 +208,24 @@ def test_the_timeout_order_names_its_numbers_and_a_wait_timeout_in_between():
         'First lower connection_recycle_time below the haproxy timeout (ansible-playbook openstack_ops.runbooks.tune_nova')
 
 
+@pytest.mark.parametrize('recycle,wait,haproxy,wanted_recycle,wanted_wait', [
+    (3600, 28800, 600.0, 200, 400),     # haproxy cuts at 10 min: 3000 s (or any value above 600) would still break it
+    (7200, 28800, 5400.0, 1800, 3600),
+    (3600, 600, None, None, 5460),      # no haproxy timeout: only wait_timeout is out of order
+])
+def test_the_timeout_order_fix_restores_the_order_from_the_numbers(recycle, wait, haproxy, wanted_recycle, wanted_wait):
+    result = timeouts(recycle, wait, haproxy or 0.0)
+    result.update(haproxy_timeout=haproxy, holds=False)
+    [finding] = checkup.timeout_order('db1', result)
+    fix = finding['fix']
+    assert f'-e galera_tuning_wait_timeout={wanted_wait} --check --diff' in fix
+    if wanted_recycle is None:
+        assert 'connection_recycle_time' not in fix and recycle < wanted_wait
+    else:
+        assert f'"connection_recycle_time": {wanted_recycle}}}' in fix
+        assert wanted_recycle < wanted_wait < haproxy      # following the fix restores the order
+
+
 def test_database_connections_give_one_finding_per_kind_and_service():
     results = healthy_results()
     results['db_connections'] = dict(db1=dict(server=dict(where='127.0.0.1:3306'), variables=dict(wait_timeout=600),
@@ -311,6 +329,13 @@ def test_a_host_group_with_no_host_or_unreachable_hosts_is_not_run_never_passed(
     assert status['stale_config']['status'] == 'not_run'
     assert status['stale_config']['why'] == 'ctl1: unreachable: Failed to connect to the host via ssh'
     assert report['summary']['not_run'] == ['haproxy_galera_writers', 'stale_config']
+
+
+def test_stale_config_on_a_host_with_no_nova_unit_is_not_run_never_passed():
+    results = healthy_results()
+    results['stale_config'] = dict(cmp1=units())     # systemd, but nova runs in containers (kolla)
+    status = {c['id']: c for c in checkup.report(results)['checks']}['stale_config']
+    assert status['status'] == 'not_run' and 'no nova systemd unit' in status['not_run_hosts']['cmp1']
 
 
 def test_a_host_that_did_not_run_fixed_nothing_in_the_trend():
