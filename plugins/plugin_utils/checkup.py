@@ -523,7 +523,7 @@ def report(results, selected=None, previous=None, fail_on='high', started=None, 
         summary=dict(findings=len(findings), by_severity=by_severity, highest=highest,
                      checks_run=sum(1 for c in checks if c['status'] in ('passed', 'found')),
                      not_run=[c['id'] for c in checks if c['status'] == 'not_run'],
-                     partly_run=[c['id'] for c in checks if c['status'] == 'found' and c.get('not_run_hosts')],
+                     partly_run=[c['id'] for c in checks if c.get('hosts_run') and c.get('not_run_hosts')],
                      gate_failed=highest is not None and rank(highest) >= rank(fail_on)),
         checks=checks, findings=findings,
         trend=compare(findings, previous, {c['id']: set(c.get('not_run_hosts') or ()) for c in checks

@@ -1246,8 +1246,10 @@ def _checkup(report):
     check_rows = [(f'<code>{e(c.get("id"))}</code>', e(c.get('group')), e(', '.join(str(s) for s in c.get('seeds') or [])),
                    e(c.get('what')),
                    ('<span class="badtext">not run</span>' if c.get('status') == 'not_run' else e(c.get('status'))),
-                   e(c.get('findings')), e(c.get('why')) if c.get('status') == 'not_run' else e(c.get('highest')))
+                   e(c.get('findings')), e(c.get('why')) if c.get('status') == 'not_run'
+                   else e(c.get('highest')) + (f'; not run on: {e(c.get("why"))}' if c.get('why') else ''))
                   for c in checks]
+    partly = [c for c in checks if c.get('hosts_run') and c.get('not_run_hosts')]
     trend_html = ''
     if trend:
         trend_html = (f'<h2>Since the previous run ({e(trend.get("previous"))})</h2><table id="trend"><tbody>'
@@ -1268,6 +1270,10 @@ def _checkup(report):
             + ('<h2>Checks not run</h2><ul id="not-run">' + ''.join(
                 f'<li data-check="{e(c.get("id"))}"><code>{e(c.get("id"))}</code>: {e(c.get("why"))}</li>'
                 for c in not_run) + '</ul>' if not_run else '')
+            + ('<h2>Checks that ran on some hosts only</h2><ul id="partly-run">' + ''.join(
+                f'<li data-check="{e(c.get("id"))}"><code>{e(c.get("id"))}</code> ran on '
+                f'{e(", ".join(c.get("hosts_run")))}; not on: {e(c.get("why"))}</li>'
+                for c in partly) + '</ul>' if partly else '')
             + trend_html
             + '<h2>Checks</h2>' + _table(['check', 'group', 'seeds', 'looks for', 'status', 'findings',
                                           'highest / why not run'], check_rows, numeric=(5,), attrs=' id="checks"'))

@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import report_html
+from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import checkup, report_html
 from ansible_collections.openstack_ops.runbooks.tests.unit.plugins.plugin_utils import report_samples as samples
 
 
@@ -509,3 +509,14 @@ def test_fix_haproxy_balance_shows_each_section_before_and_after_and_the_servers
     assert '[nova_api_back] balance /etc/haproxy/haproxy.cfg source roundrobin' in lb1
     assert '[mariadb] active (writer) servers /etc/haproxy/haproxy.cfg gal1, gal2, gal3 gal1' in lb1
     assert 'ctl1 up, ctl2 up, ctl3 up' in lb1
+
+
+def test_checkup_names_the_hosts_a_check_did_not_reach_when_it_ran_on_others():
+    results = dict(galera_state=dict(db1=dict(changed=False, healthy=True, cluster_status='Primary', local_state='Synced',
+                                              cluster_size=3, ready=True, connected=True),
+                                     db2=dict(unreachable=True, msg='Failed to connect to the host via ssh')))
+    report = checkup.report(results, selected=['galera_state'])
+    assert report['summary']['partly_run'] == ['galera_state'] and report['summary']['not_run'] == ['galera_state']
+    page = Page(render(report, 'checkup'))
+    [partly] = page.find('li', data_check='galera_state')[1:]     # after its line under "Checks not run"
+    assert partly['text'] == 'galera_state ran on db1; not on: db2: unreachable: Failed to connect to the host via ssh'
