@@ -197,7 +197,7 @@ def galera_state(host, result):
         severity, kind = 'critical', 'disconnected'
     elif status != 'Primary':
         severity, kind = 'critical', 'not_primary'
-    elif state != 'Synced' or not result.get('ready') or not result.get('connected'):
+    elif state != 'Synced' or not result.get('ready'):
         severity, kind = 'high', 'not_synced'
     else:
         severity, kind = 'medium', 'size'

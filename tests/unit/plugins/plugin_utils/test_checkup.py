@@ -4,7 +4,11 @@
 """The check-up's findings from module results (fake results shaped as the modules' RETURN docs), its gate and
 its trend."""
 
+import os
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ansible_collections.openstack_ops.runbooks.plugins.plugin_utils import checkup
 
@@ -345,3 +349,12 @@ def test_a_host_that_did_not_run_fixed_nothing_in_the_trend():
     results['stale_config'] = dict(ctl1=dict(unreachable=True, msg='down'), ctl2=units('nova-api'))
     trend = checkup.report(results, previous=first)['trend']
     assert trend['fixed'] == ['stale_config.older_than_file ctl2'] and trend['new'] == []
+
+
+def test_the_playbook_selects_from_the_same_checks_the_report_knows():
+    """checkup.yml's catalog (what checkup_groups/checkup_seeds select) is checkup.CHECKS, group and seeds alike."""
+    plays = yaml.safe_load((Path(os.environ.get('OPS_REPO_ROOT', Path(__file__).resolve().parents[4])) / 'playbooks' / 'checkup.yml').read_text())
+    catalog = plays[0]['vars']['checkup__catalog']
+    assert {check: (about['group'], about['seeds']) for check, about in catalog.items()} == {
+        check: (group, seeds) for check, (group, seeds, _what) in checkup.CHECKS.items()}
+    assert set(checkup.HOST_CHECKS) <= set(catalog)
