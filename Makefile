@@ -30,12 +30,12 @@ unit: deps
 integration: deps
 	@bash tests/bootstrap.sh demo
 	@echo "== integration tests against the service lab"
-	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v
+	@bash tests/no-empty-run.sh $(PYTEST) tests/integration -v --durations=15
 
 ## scenarios: the seeds' incidents through nova's own API, on the cloud profile of the lab (tests/lab/cloud.py)
 scenarios: deps
 	@echo "== incident scenarios on the cloud lab"
-	@bash tests/no-empty-run.sh $(PYTEST) tests/scenarios -v
+	@bash tests/no-empty-run.sh $(PYTEST) tests/scenarios -v --durations=10
 
 ## molecule: the conductor_recovery scenarios (extensions/molecule) on the podman controller lab
 # Its own service lab too; the containers are named ctl1..ctl3, so it cannot run beside `make demo`.
