@@ -4,32 +4,10 @@ A clean lab gives no finding; a leaked allocation, a queue nobody consumes and a
 their finding with its numbers and its fix; a broker that cannot be reached is "not run"; two runs compared name
 what is new and what was fixed.
 """
-import json
-import pathlib
-from urllib.parse import quote
-
 from tests.integration.ansible_runner import run_playbook
-from tests.integration.test_placement_allocation import compute_hosts, module_args, new_uuid, post_allocations
+from tests.integration.checkup_lab import PLAYBOOK, checkup, leak_memory, queue_without_consumer
 from tests.integration.test_rabbitmq_queue_info import login
 from tests.integration.test_report_html_browser import check_page
-from tests.lab import process
-from tests.lab.config import CONTROLLERS
-
-PLAYBOOK = pathlib.Path(__file__).resolve().parents[2] / "playbooks" / "checkup.yml"
-
-
-def checkup(lab, report_path, check=False, **extra):
-    """Run the check-up; returns (rc, the JSON report it wrote)."""
-    nova_db = module_args(lab)["nova_db"]
-    variables = dict(
-        checkup_cloud="opslab", checkup_nova_db=dict(nova_db, login_db="nova_api"),
-        checkup_rabbitmq_login=login(lab), checkup_vhosts=["/"], checkup_transport_url=lab.cfg.transport_url(),
-        checkup_conductors=list(CONTROLLERS), checkup_ping_timeout=5, checkup_report_path=str(report_path),
-        # the checks of this controller (the database, haproxy and nova hosts' plays: test_checkup_hosts.py)
-        checkup_groups=["placement", "cells", "messaging"])
-    rc, _out = run_playbook(PLAYBOOK, dict(variables, **extra), check=check,
-                            env={"OS_CLIENT_CONFIG_FILE": str(lab.cfg.path("clouds.yaml"))})
-    return rc, json.loads(report_path.read_text())
 
 
 def by_id(report):
@@ -55,14 +33,8 @@ def test_each_precondition_gives_its_finding_with_numbers_and_fix_then_the_trend
     lab = clean_lab
     _rc, clean = checkup(lab, tmp_path / "before.json")
     # seed 000: an allocation nobody owns; seed 003: a message nobody will take, a conductor that does not answer
-    rps = compute_hosts(nova_seed, placement_seed, ["compute1"])
-    orphan = new_uuid()
-    post_allocations(lab, {orphan: {rps["compute1"]: {"VCPU": 1, "MEMORY_MB": 6000, "DISK_GB": 1}}})
-    queue = f"queues/{quote('/', safe='')}/compute.cmp9"
-    lab.rabbitmq.api(queue, "PUT", {"durable": False})
-    lab.rabbitmq.api(f"exchanges/{quote('/', safe='')}/amq.default/publish", "POST", {
-        "properties": {}, "routing_key": "compute.cmp9", "payload": "{}", "payload_encoding": "string"})
-    process.wait_until(lambda: lab.rabbitmq.api(queue).get("messages_ready") == 1, 30, "statistics of compute.cmp9")
+    orphan = leak_memory(lab, placement_seed, nova_seed, "compute1", 6000)
+    queue = queue_without_consumer(lab, "compute.cmp9")
     lab.stop_conductor("ctl2")
     lab.wait_consumers("conductor.ctl2", 0)
     try:

@@ -6,6 +6,7 @@ repository does not install), and the integration tests need results they can as
 """
 
 import json
+import time
 
 from ansible.plugins.callback import CallbackBase
 
@@ -26,12 +27,15 @@ class CallbackModule(CallbackBase):
     def __init__(self):
         super().__init__()
         self.plays = []
+        self.task_started = time.monotonic()
 
     def v2_playbook_on_play_start(self, play):
         self.plays.append({"name": play.get_name(), "tasks": []})
 
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self.plays[-1]["tasks"].append({"name": task.get_name(), "hosts": {}})
+        # seconds: from the task's start to its last host's result (benchmarks/bench_checkup.py reads it)
+        self.task_started = time.monotonic()
+        self.plays[-1]["tasks"].append({"name": task.get_name(), "hosts": {}, "seconds": 0.0})
 
     def v2_playbook_on_handler_task_start(self, task):
         self.v2_playbook_on_task_start(task, False)
@@ -44,6 +48,7 @@ class CallbackModule(CallbackBase):
             self.plays.append({"name": "adhoc", "tasks": [{"name": "adhoc", "hosts": {}}]})
             task = self.plays[-1]["tasks"][-1]
         task["hosts"][result._host.get_name()] = data  # pylint: disable=protected-access
+        task["seconds"] = round(time.monotonic() - self.task_started, 3)
 
     def v2_runner_on_ok(self, result):
         self._record(result)

@@ -351,10 +351,26 @@ def test_a_host_that_did_not_run_fixed_nothing_in_the_trend():
     assert trend['fixed'] == ['stale_config.older_than_file ctl2'] and trend['new'] == []
 
 
+REPO = Path(os.environ.get('OPS_REPO_ROOT', Path(__file__).resolve().parents[4]))
+
+
 def test_the_playbook_selects_from_the_same_checks_the_report_knows():
     """checkup.yml's catalog (what checkup_groups/checkup_seeds select) is checkup.CHECKS, group and seeds alike."""
-    plays = yaml.safe_load((Path(os.environ.get('OPS_REPO_ROOT', Path(__file__).resolve().parents[4])) / 'playbooks' / 'checkup.yml').read_text())
+    plays = yaml.safe_load((REPO / 'playbooks' / 'checkup.yml').read_text())
     catalog = plays[0]['vars']['checkup__catalog']
     assert {check: (about['group'], about['seeds']) for check, about in catalog.items()} == {
         check: (group, seeds) for check, (group, seeds, _what) in checkup.CHECKS.items()}
     assert set(checkup.HOST_CHECKS) <= set(catalog)
+
+
+def test_the_playbook_copies_of_the_roles_lists_agree_with_the_roles():
+    """checkup.yml cannot read the defaults of roles it must not run: its copies are the roles' lists."""
+    plays = {play['name']: play for play in yaml.safe_load((REPO / 'playbooks' / 'checkup.yml').read_text())}
+
+    def default(role, name):
+        return yaml.safe_load((REPO / 'roles' / role / 'defaults' / 'main.yml').read_text())[name]
+
+    assert plays['Check-up | nova hosts (read-only)']['vars']['checkup_nova_units'] == default(
+        'nova_conf_tuning', 'nova_conf_tuning_units')
+    assert plays['Check-up | load balancers (read-only)']['vars']['checkup_api_services'] == default(
+        'haproxy_balance', 'haproxy_balance_services')
