@@ -83,7 +83,8 @@ def build(log=print, rebuild=False):
     with tempfile.TemporaryDirectory(prefix="openstack_ops-ee-") as tmp:
         context = pathlib.Path(tmp, "context")
         log(f"ansible-builder create -> {context}")
-        _run([str(BIN / "ansible-builder"), "create", "-f", str(DEFINITION), "-c", str(context)], "ansible-builder create")
+        _run([str(BIN / "ansible-builder"), "create", "-f", str(DEFINITION), "-c", str(context),
+              "--output-filename", "Containerfile"], "ansible-builder create")
         assert (context / "_build" / "collections" / tarball.name).exists()
         log(f"podman build --pull=never -> {tag}")
         _run(["podman", "build", "--pull=never", "--layers", "-f", str(context / "Containerfile"), "-t", tag,

@@ -31,7 +31,9 @@ def test_ansible_builder_create_stages_the_collection(tmp_path):
     subprocess.run([str(bin_dir / 'ansible-galaxy'), 'collection', 'build', '--force', '--output-path',
                     str(ROOT / '.build' / 'dist'), str(ROOT)], check=True, capture_output=True, timeout=300)
     context = tmp_path / 'context'
-    subprocess.run([str(bin_dir / 'ansible-builder'), 'create', '-f', str(EE), '-c', str(context)], check=True,
+    subprocess.run([str(bin_dir / 'ansible-builder'), 'create', '-f', str(EE), '-c', str(context),
+                    # named: ansible-builder picks Dockerfile when podman is not (yet) installed
+                    '--output-filename', 'Containerfile'], check=True,
                    capture_output=True, timeout=300)
 
     containerfile = (context / 'Containerfile').read_text()
