@@ -31,6 +31,7 @@ TYPES = load_definitions(AWX / 'controller' / 'credential_types.yml')['controlle
 DEFINITIONS = load_definitions(AWX / 'controller' / 'runbooks.yml')
 TEMPLATES = DEFINITIONS['controller_templates']
 WORKFLOWS = DEFINITIONS['controller_workflows']
+SCHEDULES = DEFINITIONS['controller_schedules']
 TEMPLATE_BY_NAME = {template['name']: template for template in TEMPLATES}
 
 
@@ -231,6 +232,22 @@ def test_credentials_map_to_what_the_runbooks_read():
                 assert names <= injected | {'awx_job_id'}, (template['name'], names)
 
 
+def test_the_daily_check_up_is_scheduled_and_only_read_only_jobs_are():
+    """Issue 18's trend needs a run a day; a schedule never launches a job that changes the cloud unapproved."""
+    from dateutil.rrule import rrulestr
+
+    assert [schedule['unified_job_template'] for schedule in SCHEDULES] == ['openstack_ops checkup']
+    for schedule in SCHEDULES:
+        template = TEMPLATE_BY_NAME[schedule['unified_job_template']]
+        assert runbook_of(template) not in CHANGING.values() and template.get('job_type', 'run') == 'run'
+        # AWX's rrule: "DTSTART:... RRULE:..." on one line
+        rule = rrulestr(schedule['rrule'].replace(' RRULE:', '\nRRULE:'))
+        first, second = rule[0], rule[1]
+        assert (second - first).total_seconds() == 86400 and first.tzinfo is not None, schedule['rrule']
+    checkup = TEMPLATE_BY_NAME['openstack_ops checkup']['extra_vars']
+    assert checkup['checkup_previous'] == checkup['checkup_report_path']
+
+
 def closed_port():
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
@@ -238,7 +255,7 @@ def closed_port():
 
 
 @pytest.mark.parametrize('task, count', [('Credential types', len(TYPES)), ('Job templates', len(TEMPLATES)),
-                                         ('Approval workflows', len(WORKFLOWS))])
+                                         ('Approval workflows', len(WORKFLOWS)), ('Schedules', len(SCHEDULES))])
 def test_apply_playbook_passes_awx_awx_argument_specs(tmp_path, task, count):
     """apply.yml against a closed port: every definition passes its awx.awx module's argument spec, so the only
     failure is the connection (a typo would say "Unsupported parameters", a wrong type its type error)."""
