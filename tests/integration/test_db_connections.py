@@ -9,6 +9,7 @@ import pymysql
 import pytest
 
 from tests.integration.ansible_runner import run_module, run_playbook
+from tests.integration.test_report_html_browser import check_page
 from tests.lab.config import DB_USERS, REPO_ROOT
 
 SCRATCH = "dbconn_scratch"
@@ -210,6 +211,7 @@ def test_the_playbook_writes_one_report_per_node_and_its_artifacts(lab, scratch,
     assert node["variables"]["wait_timeout"] >= 1 and node["totals"]["connections"] >= 1
     page = (reports / "db-connections.html").read_text()
     assert 'data-kind="db_connections"' in page and 'id="render-error"' not in page and 'data-node="localhost"' in page
+    check_page(reports / "db-connections.html", report, "db_connections", "lab-db-connections")   # in Chromium
     stats = artifacts(run)["openstack_ops_run"]
     assert stats["result"] == "ok" and stats["counts"]["nodes"] == 1 and stats["report"] == str(
         reports / "db-connections.json")

@@ -18,6 +18,7 @@ import re
 import shutil
 
 from tests.integration.ansible_runner import run_playbook
+from tests.integration.test_report_html_browser import check_page
 from tests.lab.cloud import API_HOST
 from tests.lab.config import REPO_ROOT
 
@@ -76,6 +77,8 @@ def test_a_burst_of_cold_migrations_piles_onto_one_host_until_tune_nova_spreads_
         written = {(s["section"], s["option"]): (s["before"], s["after"]) for s in host["settings"] if s["changed"]}
         assert written[("filter_scheduler", "host_subset_size")] == (None, "3")
         assert report_path.with_suffix(".html").read_text().count('data-host="localhost"') == 1
+        check_page(report_path.with_suffix(".html"), json.loads(report_path.read_text()), "tuning",
+                   "scenario-tune-nova")   # the run's page in Chromium, its figures equal to the JSON's
         scheduler_conf = (lab.kolla_config_dir / "nova" / "nova-scheduler.conf").read_text()
         assert "host_subset_size = 3" in scheduler_conf and "shuffle_best_same_weighed_hosts = true" in scheduler_conf
         assert lab.reconfigure("nova-scheduler")   # what `kolla-ansible reconfigure -t nova` does
