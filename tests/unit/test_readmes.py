@@ -84,3 +84,35 @@ def test_the_chinese_quick_start_has_its_sections():
     for heading in ('## 遇到这些现象,执行哪个 runbook', '## 两条命令', '## 对接真实的云', '## 安全模型'):
         assert heading in zh
     assert 'make demo' in zh and 'make test' in zh
+
+
+def _defaults():
+    """Every role default and every playbook's own variable, by name."""
+    values = {}
+    for path in sorted((ROOT / 'roles').glob('*/defaults/main.yml')):
+        values.update(yaml.safe_load(path.read_text()) or {})
+    for path in sorted((ROOT / 'playbooks').glob('*.yml')):
+        for play in yaml.safe_load(path.read_text()) or []:
+            if isinstance(play, dict):
+                values.update({k: v for k, v in (play.get('vars') or {}).items() if k not in values})
+    return values
+
+
+# "3 (`var`", "at most 100 per run (`var`", "at least 600 s (`var`" and "`var` (10 s)", "`var` 150"
+VALUE_BEFORE = re.compile(r'(?:^|[\s(])([0-9]+|true|false) (?:s |per run )?\(`([a-z0-9_]+)`')
+VALUE_AFTER = re.compile(r'`([a-z0-9_]+)` \(?([0-9]+)(?: s)?\b')
+
+
+def test_the_table_of_differences_from_the_seeds_states_the_defaults_in_force():
+    """README's "Where the collection differs from the seeds": every value it gives next to a variable is that
+    variable's default (a default changed without the table would tell operators the wrong before/after)."""
+    text = README.read_text()
+    section = text[text.index('## Where the collection differs from the seeds'):]
+    section = section[:section.index('\n## ', 5)]
+    defaults = _defaults()
+    pairs = [(var, value) for value, var in VALUE_BEFORE.findall(section)] + VALUE_AFTER.findall(section)
+    stated = [(var, value) for var, value in pairs if var in defaults]
+    assert len(stated) >= 8, stated   # the table's rows name their variables
+    wrong = [(var, value, defaults[var]) for var, value in stated
+             if str(defaults[var]).lower() != value and not (isinstance(defaults[var], list) or defaults[var] is None)]
+    assert not wrong, wrong
