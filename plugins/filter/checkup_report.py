@@ -12,8 +12,9 @@ description:
     deleted instance, stale migration source - with what they hold against what is free, critical when the provider
     is over capacity; providers over capacity without a leak; allocations that cannot be verified because a cell
     is unreadable), V(cells_mappings) (C(cell_mapping_check): each kind of finding with the instances or hosts it
-    concerns), V(messaging_queues) (C(rabbitmq_queue_info): queues with messages and no consumer, high for RPC
-    topics), V(conductors_ping) (C(nova_conductor_ping) per controller: a conductor that does not answer is
+    concerns; a deleted instance still mapped is info, since nova keeps its mapping until C(nova-manage db
+    archive_deleted_rows)), V(messaging_queues) (C(rabbitmq_queue_info): queues with messages and no consumer,
+    high for RPC topics), V(conductors_ping) (C(nova_conductor_ping) per controller: a conductor that does not answer is
     critical)."
   - "Checks run on each host of a group, whose result is a dict of module results by host: V(galera_state)
     (C(galera_status): critical out of the Primary component, high not Synced), V(timeout_order) (C(galera_timeouts)

@@ -36,11 +36,13 @@ CHECK_CELLS = ('ansible-playbook openstack_ops.runbooks.check_cells -e @cells.ym
                '["{kind}"]}}\' --check --diff  # then without --check')
 RECOVER = ('ansible-playbook openstack_ops.runbooks.recover_conductor -i inventory --check --diff  '
            '# then without --check')
-# cell_mapping_check's kinds: how close each is to seed 000's vanished VM
+# cell_mapping_check's kinds: how close each is to seed 000's vanished VM. nova keeps a deleted server's mapping (and
+# its soft-deleted row) until `nova-manage db archive_deleted_rows` removes both, so a mapping to a deleted instance
+# is info: otherwise every healthy cloud that ever deleted a server would have a finding.
 CELL_SEVERITY = dict(instance_without_mapping='high', mapping_to_missing_cell='high', mapping_to_wrong_cell='high',
                      cell_unreachable='high', mapping_without_cell='medium', compute_host_without_mapping='medium',
                      host_mapping_to_missing_cell='medium', host_mapping_to_missing_host='low',
-                     mapping_to_deleted_instance='low', mapping_to_archived_instance='low')
+                     mapping_to_deleted_instance='info', mapping_to_archived_instance='low')
 UNITS = dict(MEMORY_MB='MB', DISK_GB='GB', VCPU='VCPU')
 TUNE_GALERA = ('ansible-playbook openstack_ops.runbooks.tune_galera -i inventory{extra} --check --diff  '
                '# then without --check')

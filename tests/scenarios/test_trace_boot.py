@@ -14,7 +14,7 @@ from tests.integration.ansible_runner import run_module
 from tests.lab import process
 from tests.lab.cloud import API_HOST, COMPUTES
 
-from tests.scenarios.conftest import Cloud, trace
+from tests.scenarios.helpers import Cloud, trace
 
 FLAVORS = {"trace.xen": ({"vcpus": 1, "ram": 512, "disk": 1}, {"capabilities:hypervisor_type": "xen"}),
            "trace.huge": ({"vcpus": 1, "ram": 1024 * 1024, "disk": 1}, {})}

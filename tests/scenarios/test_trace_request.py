@@ -5,7 +5,7 @@ only the global request id ties it back. Here each lab host's kolla log director
 """
 from tests.integration.browser import Dom, open_page
 from tests.lab.cloud import API_HOST
-from tests.scenarios.conftest import trace
+from tests.scenarios.helpers import trace
 
 
 def test_a_cold_migration_is_traced_from_its_instance_across_api_scheduler_conductor_and_both_computes(

@@ -128,6 +128,22 @@ def test_cells_queues_and_conductors_give_their_findings():
     assert report['summary']['by_severity'] == dict(info=0, low=1, medium=0, high=2, critical=1)
 
 
+def test_a_deleted_server_still_mapped_is_info_as_nova_keeps_its_mapping_until_archive():
+    # nova deletes a server's row softly and keeps its instance mapping until `nova-manage db archive_deleted_rows`:
+    # every healthy cloud that deleted a server has this kind, so it must not count as low (a gate on low would fail)
+    results = healthy_results()
+    results['cells_mappings'] = dict(findings=[
+        dict(type='mapping_to_deleted_instance', instance_uuid=f'd{n}', instance_deleted=True, repair=None,
+             message=f'Instance d{n} in cell cell1 is deleted but still mapped; `nova-manage db archive_deleted_rows` '
+                     'removes both') for n in range(3)])
+    report = checkup.report(results, fail_on='low')
+    [finding] = report['findings']
+    assert finding['id'] == 'cells_mappings.mapping_to_deleted_instance' and finding['severity'] == 'info'
+    assert finding['value'] == 3 and finding['evidence']['subjects'] == ['d0', 'd1', 'd2']
+    assert report['summary']['by_severity'] == dict(info=1, low=0, medium=0, high=0, critical=0)
+    assert report['summary']['highest'] == 'info' and report['summary']['gate_failed'] is False
+
+
 def test_a_check_whose_module_failed_is_not_run_and_an_unselected_one_is_said():
     results = healthy_results()
     results['messaging_queues'] = dict(failed=True, msg='Cannot reach the RabbitMQ management API at 127.0.0.1:1')
