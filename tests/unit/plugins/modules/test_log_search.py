@@ -182,8 +182,8 @@ def test_the_journal_of_the_units_is_read_in_the_window_and_parsed(run_module, r
     assert result['problems'] == []
 
 
-def test_the_journal_window_drops_what_journalctl_gave_outside_it_and_no_window_passes_none(run_module, tmp_path,
-                                                                                          fake_journalctl):
+def test_the_journal_window_drops_what_journalctl_gave_outside_it_and_no_window_passes_none(
+        run_module, tmp_path, fake_journalctl):
     result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.INSTANCE], journal_units=['nova-*'],
                     until='2026-12-03 13:22:08')
     assert [r['service'] for r in result['records']] == ['nova-conductor']
@@ -199,8 +199,8 @@ def test_no_journal_units_runs_no_journalctl(run_module, roots, fake_journalctl)
     assert 'journal' not in [stats['path'] for stats in result['files']]
 
 
-def test_journalctl_missing_failing_or_partly_allowed_is_a_problem_not_a_crash(run_module, roots, tmp_path,
-                                                                              monkeypatch, fake_journalctl):
+def test_journalctl_missing_failing_or_partly_allowed_is_a_problem_not_a_crash(
+        run_module, roots, tmp_path, monkeypatch, fake_journalctl):
     (fake_journalctl / 'journal.err').write_text('Failed to parse output format "short-iso-precise".\n')
     (fake_journalctl / 'journal.rc').write_text('1')
     (fake_journalctl / 'journal.out').write_text('')
