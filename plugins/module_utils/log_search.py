@@ -214,6 +214,8 @@ class Search:
         stats['seconds'] = round(time.monotonic() - started, 3)
         if code != 0:
             stats['skipped'] = f'unreadable: journalctl exited with code {code}: {said or "no message"}'
+        elif 'No journal files were found' in said:
+            self.problems.append(f'{JOURNAL}: {said} (no systemd journal on this host)')
         elif any(text in said for text in JOURNAL_PROBLEMS):
             self.problems.append(f'{JOURNAL}: {said}; run the search with become, or as a user of the '
                                  'systemd-journal group')

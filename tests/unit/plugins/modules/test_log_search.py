@@ -218,6 +218,11 @@ def test_journalctl_missing_failing_or_partly_allowed_is_a_problem_not_a_crash(
     [problem] = result['problems']
     assert problem.startswith('journal: Hint: You are currently not seeing messages from other users')
     assert problem.endswith('run the search with become, or as a user of the systemd-journal group')
+    (fake_journalctl / 'journal.err').write_text('No journal files were found.\n')
+    (fake_journalctl / 'journal.out').write_text('-- No entries --\n')
+    result = search(run_module, roots['cmp2'], terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert result['records'] == []
+    assert result['problems'] == ['journal: No journal files were found. (no systemd journal on this host)']
     monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
     result = search(run_module, roots['cmp1'], terms=[log_trees.INSTANCE], journal_units=['nova-*'])
     assert len(result['records']) == 3
