@@ -9,19 +9,37 @@ short_description: Search the OpenStack logs of this host for request ids, insta
 version_added: 0.1.0
 description:
   - Finds the log files of the host it runs on, C(<root>/<project>/*.log) for every root in O(roots) and project in
-    O(projects) (kolla's C(/var/log/kolla/nova/), a package's C(/var/log/nova/)), rotated and gzipped ones too
-    (C(.log.1), C(.log.2.gz)), plus O(paths), and returns the records that contain one of O(terms) or match one of
-    O(patterns), parsed from oslo.log's formats (the current one with the global request id, and the older
-    C([req-<id> <user> <project> - - -])).
-  - "Each record: time (ISO 8601 with the zone of O(timezone)), host, service (from the file name), pid, level,
-    logger, request id, global request id, user, project, instance UUIDs (from C([instance: <uuid>]) and the
-    message), other UUIDs and request ids in the message, and the message with C(\\uXXXX) sequences decoded and
-    the lines of its traceback."
+    O(projects) (kolla's C(/var/log/kolla/nova/), a package's C(/var/log/nova/)) and C(<root>/<project>.log) (the
+    C(/var/log/haproxy.log) rsyslog writes for a package's haproxy), rotated and gzipped ones too (C(.log.1),
+    C(.log.2.gz)), plus O(paths), and, with O(journal_units), the systemd journal of those units; it returns the
+    records that contain one of O(terms) or match one of O(patterns).
+  - "Lines are parsed from oslo.log's formats (the current one with the global request id, and the older
+    C([req-<id> <user> <project> - - -])), haproxy's HTTP and TCP log formats (with a syslog prefix such as
+    C(Dec  4 15:00:00 ctl1 haproxy[123]:) or an RFC 3339 one, or none; the time is the accept date in brackets, the
+    level the status: 5xx ERROR, 4xx WARNING, else INFO), Apache httpd's access log (common or combined, the level
+    from the status) and error log (C([Fri Dec 04 15:00:00.123456 2026] [wsgi:error] [pid 1:tid 2] [remote
+    10.0.0.1:5555] message), where mod_wsgi writes keystone's and horizon's output), and syslog or journal lines
+    (C(<time> <host> <program>[<pid>]: message)) whose message is an oslo line, devstack's oslo line without date
+    and pid (C(DEBUG nova.compute.manager [None req-...] ...)), a haproxy line or plain text (level INFO). A line
+    that matches none of them continues the record before it (a traceback, a message with newlines)."
+  - "Each record: time (ISO 8601 with the zone of O(timezone); a time written with its zone, as the journal's and
+    Apache's access log's are, is converted to it), host, service (the program of a syslog or journal line, such
+    as C(haproxy), C(nova-conductor) or devstack's C(devstack@n-api), else the file name), pid, level,
+    logger, request id (of an access log line: the first request id in it), global request id, user, project,
+    instance UUIDs (from C([instance: <uuid>]) and the message, C(/servers/<uuid>) of a URL too), other UUIDs and
+    request ids in the message, and the message with C(\\uXXXX) sequences decoded, secrets masked and the lines of
+    its traceback. A haproxy record's message keeps the client, frontend, backend/server, timers, status, bytes
+    and request; an access log record's the client, request, status and bytes."
   - With terms only, C(LC_ALL=C grep -F) (C(gzip -dc | grep) for C(.gz)) picks the lines first and only those
     are parsed; with O(patterns), or without grep, Python reads the files line by line. Files are streamed.
   - With O(since), files last written before it are skipped, and with O(until) files whose first record is after
     it; records outside the window are dropped.
-  - A directory or file it cannot read (permission denied) is reported in RV(problems) and skipped, never fatal.
+  - The journal is read with C(journalctl --no-pager --all -o short-iso-precise -u <unit>... --since=@<epoch>
+    --until=@<epoch>) (the window of O(since) and O(until) in whole seconds; systemd 234 or later for the output
+    format), streamed, its lines filtered in Python like a file's and its entry in RV(files) has the path
+    C(journal).
+  - A directory or file it cannot read (permission denied) is reported in RV(problems) and skipped, never fatal;
+    so are a missing C(journalctl), its failure and a journal this user may only partly read.
   - Reads only. The playbook C(openstack_ops.runbooks.trace_request) runs it on every host and follows the chain.
 author:
   - openstack_ops.runbooks maintainers (@openstack-ops)
@@ -55,6 +73,15 @@ options:
       - Further files or globs to search.
     type: list
     elements: path
+    default: []
+  journal_units:
+    description:
+      - systemd units whose journal is searched as well, names or globs as C(journalctl -u) takes them
+        (V(nova-*), V(devstack@n-*), V(haproxy.service)), where the services log to the journal (devstack, a
+        package installed service logging to stderr). Kolla's services run in containers and log to files.
+      - The default, none, reads no journal, so a host without journald costs nothing.
+    type: list
+    elements: str
     default: []
   since:
     description:
@@ -113,6 +140,13 @@ EXAMPLES = r'''
     until: "2026-12-03 14:00:00"
     timezone: UTC
 
+- name: A request in devstack's journal and in the haproxy log
+  openstack_ops.runbooks.log_search:
+    terms: [req-a35bfb7b-6330-4c88-9d65-1f507921044c, c2963f0d-370c-43aa-8cee-0131760d6ef2]
+    journal_units: ['devstack@n-*', 'devstack@placement-api']
+    paths: [/var/log/haproxy.log]
+    since: "2026-12-03 13:00:00"
+
 - name: Every NoValidHost of the last day
   openstack_ops.runbooks.log_search:
     patterns: ['NoValidHost']
@@ -122,7 +156,9 @@ EXAMPLES = r'''
 
 RETURN = r'''
 records:
-  description: The matching records, in the order of the files and their lines.
+  description:
+    - The matching records, in the order of the files and their lines, then the journal's. C(pid) is null where the
+      line has none (an access log), C(file) is C(journal) for the journal's records.
   returned: always
   type: list
   elements: dict
@@ -161,11 +197,14 @@ files:
   sample:
     - {path: /var/log/kolla/nova/nova-api.log.2.gz, service: nova-api, records: 3, method: grep, skipped: null,
        size: 20480, mtime: 1796303000.0, seconds: 0.004}
+    - {path: journal, units: ['devstack@n-*'], service: null, records: 5, method: journalctl, skipped: null,
+       seconds: 0.2}
 problems:
   description:
     - What could not be searched, one sentence each (also given as warnings) - a root or project directory this
-      user may not read, no root existing, no log file found, a file that could not be read. Never fatal, the rest
-      is searched.
+      user may not read, no root existing, no log file found (unless a journal is read), a file that could not be
+      read, journalctl missing or failing, a journal this user may only partly read. Never fatal, the rest is
+      searched.
   returned: always
   type: list
   elements: str
@@ -194,6 +233,7 @@ class LogSearch(OpsModule):
         roots=dict(type='list', elements='path', default=list(log_search.ROOTS)),
         projects=dict(type='list', elements='str', default=list(log_search.PROJECTS)),
         paths=dict(type='list', elements='path', default=[]),
+        journal_units=dict(type='list', elements='str', default=[]),
         since=dict(type='str'),
         until=dict(type='str'),
         timezone=dict(type='str', default='local'),
@@ -221,11 +261,11 @@ class LogSearch(OpsModule):
             except re.error as error:
                 raise OpsError(f'patterns: {pattern!r} is not a regular expression: {error}') from error
         problems = []
-        files = log_search.find_files(params['roots'], params['projects'], params['paths'], problems)
+        units = [unit for unit in params['journal_units'] if unit.strip()]
+        files = log_search.find_files(params['roots'], params['projects'], params['paths'], problems, bool(units))
         search = log_search.Search(params['host'] or platform.node(), terms, params['patterns'], since, until, tz,
-                                   params['max_records'], params['after_lines'], params['use_grep']).run(files)
-        problems += [f"{stats['path']}: {stats['skipped']}" for stats in search.files
-                     if (stats['skipped'] or '').startswith('unreadable')]
+                                   params['max_records'], params['after_lines'], params['use_grep']).run(files, units)
+        problems += search.problems
         for problem in problems:
             self.module.warn(problem)
         return dict(changed=False, host=search.host, records=search.records, matched=search.matched,

@@ -3,6 +3,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """oslo.log lines as the cloud lab's nova 34 / neutron 29 and the seeds' older releases wrote them."""
 
+from datetime import datetime
+
 import pytest
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_records
@@ -94,3 +96,110 @@ def test_a_bad_zone_is_refused():
                                            ('/var/log/kolla/nova/nova-conductor.log.2.gz', 'nova-conductor')])
 def test_the_service_is_the_file_name_without_rotation(path, service):
     assert log_records.service_of(path) == service
+
+
+# The lines around oslo's that an operator meets: haproxy through rsyslog (package, /var/log/haproxy.log) and kolla's
+# (/var/log/kolla/haproxy/haproxy.log), Apache's access and error logs (keystone, horizon under mod_wsgi), the journal.
+HAPROXY_HTTP = ('Dec  4 15:00:00 ctl1 haproxy[123]: 10.0.0.1:51890 [04/Dec/2026:15:00:00.123] nova_api '
+                'nova_api_back/ctl2 0/0/1/120/121 503 372 - - sH-- 1/1/0/0/0 0/0 '
+                '"GET /v2.1/servers/2f565c93-6eec-4a74-b8e8-f55638b56da3 HTTP/1.1"')
+HAPROXY_ISO = ('2026-12-04T15:00:01.500000+00:00 ctl1 haproxy[123]: 10.0.0.2:40000 [04/Dec/2026:15:00:01.001] '
+               'keystone_external~ keystone_external_back/ctl1 0/0/0/12/12 404 211 - - ---- 2/2/0/0/0 0/0 '
+               '{req-999c856a-e2b6-4360-9fba-3bf8db6e283f} "GET /v3/users/x?password=s3cret HTTP/1.1"')
+HAPROXY_TCP = ('Dec  4 15:00:02 ctl1 haproxy[123]: 10.0.0.3:33313 [04/Dec/2026:15:00:02.443] mariadb '
+               'mariadb_back/ctl1 1/0/5007 212 -- 0/0/0/0/3 0/0')
+HAPROXY_DOWN = 'Dec  4 15:00:03 ctl1 haproxy[123]: Server nova_api_back/ctl2 is DOWN, reason: Layer4 timeout'
+ACCESS = ('10.0.0.1 - - [04/Dec/2026:16:00:00 +0100] "GET /identity/v3/auth/tokens HTTP/1.1" 200 123 "-" '
+          '"python-keystoneclient"')
+ACCESS_5XX = ('ctl1:5000 10.0.0.9 - admin [04/Dec/2026:15:00:05.250 +0000] "POST /v3/auth/tokens HTTP/1.1" 500 '
+              '531 "-" "openstacksdk/4.1.0" 20345')
+ERROR_PREFIX = '[Fri Dec 04 15:00:06.123456 2026] [wsgi:error] [pid 123:tid 456] [remote 10.0.0.1:5555] '
+JOURNAL_OSLO = ('2026-12-04T15:00:07.123456+0000 ctl1 nova-conductor[1234]: 2026-12-04 15:00:07.120 1234 ERROR '
+                'nova.conductor.manager [None req-a35bfb7b-6330-4c88-9d65-1f507921044c 72b83991e28f4ad7899edb062a5f58df '
+                'e4c1e5be90884260a4a374b8cc650e13 - default default] [instance: c2963f0d-370c-43aa-8cee-0131760d6ef2] '
+                'Failed to schedule instances: NoValidHost_Remote: \\u627e\\u4e0d')
+JOURNAL_DEVSTACK = ('2026-12-04T16:00:08.000001+01:00 ctl1 devstack@n-api.service[2001]: \x1b[00;36mDEBUG '
+                    'nova.api.openstack.wsgi [None req-a35bfb7b-6330-4c88-9d65-1f507921044c admin admin] Action: '
+                    '\'create\'')
+JOURNAL_PLAIN = '2026-12-04T15:00:09.654321+0000 ctl1 nova-compute[99]: Starting nova-compute, pid 99'
+
+
+def test_haproxys_http_line_through_rsyslog_takes_the_accept_date_and_the_status_as_level():
+    [record] = parse([HAPROXY_HTTP], '/var/log/haproxy.log')
+    assert record['time'] == '2026-12-04T15:00:00.123+00:00'
+    assert (record['service'], record['pid'], record['level'], record['logger']) == \
+        ('haproxy', 123, 'ERROR', 'haproxy.http')
+    assert record['message'].startswith('10.0.0.1:51890 nova_api nova_api_back/ctl2 0/0/1/120/121 503 372 ')
+    assert record['instances'] == ['2f565c93-6eec-4a74-b8e8-f55638b56da3']
+
+
+def test_haproxy_with_an_rfc3339_prefix_a_tcp_line_and_a_server_event_are_records_of_their_own():
+    iso, tcp, down = parse([HAPROXY_ISO, HAPROXY_TCP, HAPROXY_DOWN], '/var/log/kolla/haproxy/haproxy.log')
+    assert (iso['time'], iso['level']) == ('2026-12-04T15:00:01.001+00:00', 'WARNING')
+    assert iso['request_id'] == 'req-999c856a-e2b6-4360-9fba-3bf8db6e283f'
+    assert 'keystone_external~ keystone_external_back/ctl1' in iso['message'] and 's3cret' not in iso['message']
+    assert (tcp['time'], tcp['level'], tcp['logger']) == ('2026-12-04T15:00:02.443+00:00', 'INFO', 'haproxy.tcp')
+    assert tcp['message'] == '10.0.0.3:33313 mariadb mariadb_back/ctl1 1/0/5007 212 -- 0/0/0/0/3 0/0'
+    assert (down['time'], down['level'], down['message']) == \
+        ('2026-12-04T15:00:03.000+00:00', 'INFO', 'Server nova_api_back/ctl2 is DOWN, reason: Layer4 timeout')
+
+
+def test_a_syslog_time_without_a_year_is_in_the_year_before_its_reference_when_later_than_it():
+    [record] = [r.as_dict('ctl1', '/var/log/haproxy.log', UTC) for r in log_records.records(
+        [HAPROXY_DOWN], reference=datetime(2027, 1, 2, 8, 0))]
+    assert record['time'] == '2026-12-04T15:00:03.000+00:00'
+
+
+def test_apaches_access_lines_are_converted_to_the_logs_zone_and_leveled_by_status():
+    ok, failed = parse([ACCESS, ACCESS_5XX], '/var/log/kolla/keystone/keystone-apache-public-access.log')
+    assert (ok['time'], ok['level'], ok['pid']) == ('2026-12-04T15:00:00.000+00:00', 'INFO', None)
+    assert ok['message'] == '10.0.0.1 "GET /identity/v3/auth/tokens HTTP/1.1" 200 123 "-" "python-keystoneclient"'
+    assert ok['service'] == 'keystone-apache-public-access'
+    assert (failed['level'], failed['time']) == ('ERROR', '2026-12-04T15:00:05.000+00:00')
+    assert failed['message'].startswith('10.0.0.9 "POST /v3/auth/tokens HTTP/1.1" 500 531')
+
+
+def test_apaches_error_log_joins_a_traceback_written_line_by_line_and_parses_an_oslo_line_in_it():
+    lines = [ERROR_PREFIX + 'Internal Server Error: /dashboard/project/instances/',
+             ERROR_PREFIX + 'Traceback (most recent call last):',
+             ERROR_PREFIX + '  File "/usr/lib/python3/dist-packages/django/core/handlers/exception.py", line 55',
+             ERROR_PREFIX + 'keystoneauth1.exceptions.http.Unauthorized: The request you have made requires '
+                            'authentication. (HTTP 401) (Request-ID: req-999c856a-e2b6-4360-9fba-3bf8db6e283f)',
+             ERROR_PREFIX + 'Login successful for user "admin".',
+             ERROR_PREFIX + '2026-12-04 15:00:06.120 123 WARNING keystone.server.flask.application '
+                            '[req-a0b216f9-577d-4f30-aca1-a862efec2a4e - - - - - -] Authorization failed.']
+    horizon, login, keystone = parse(lines, '/var/log/apache2/horizon_error.log')
+    assert (horizon['time'], horizon['level'], horizon['pid'], horizon['logger']) == \
+        ('2026-12-04T15:00:06.123+00:00', 'ERROR', 123, 'wsgi')
+    assert horizon['message'].splitlines()[0] == 'Internal Server Error: /dashboard/project/instances/'
+    assert horizon['message'].splitlines()[-1].startswith('keystoneauth1.exceptions.http.Unauthorized')
+    assert horizon['request_ids'] == ['req-999c856a-e2b6-4360-9fba-3bf8db6e283f']
+    assert login['message'] == 'Login successful for user "admin".'
+    assert (keystone['level'], keystone['logger'], keystone['request_id']) == \
+        ('WARNING', 'keystone.server.flask.application', 'req-a0b216f9-577d-4f30-aca1-a862efec2a4e')
+    assert keystone['time'] == '2026-12-04T15:00:06.120+00:00' and keystone['message'] == 'Authorization failed.'
+
+
+def test_journal_lines_an_oslo_line_devstacks_bare_one_and_plain_text():
+    oslo, devstack, plain = parse([JOURNAL_OSLO, JOURNAL_DEVSTACK, JOURNAL_PLAIN], 'journal')
+    assert (oslo['service'], oslo['pid'], oslo['level'], oslo['time']) == \
+        ('nova-conductor', 1234, 'ERROR', '2026-12-04T15:00:07.120+00:00')
+    assert oslo['request_id'] == 'req-a35bfb7b-6330-4c88-9d65-1f507921044c'
+    assert oslo['instances'] == ['c2963f0d-370c-43aa-8cee-0131760d6ef2']
+    assert oslo['message'] == 'Failed to schedule instances: NoValidHost_Remote: 找不'
+    assert (devstack['service'], devstack['level'], devstack['logger']) == \
+        ('devstack@n-api', 'DEBUG', 'nova.api.openstack.wsgi')
+    assert devstack['time'] == '2026-12-04T15:00:08.000+00:00' and devstack['message'] == "Action: 'create'"
+    assert devstack['request_id'] == 'req-a35bfb7b-6330-4c88-9d65-1f507921044c' and devstack['user_id'] == 'admin'
+    assert (plain['service'], plain['level'], plain['logger'], plain['pid']) == \
+        ('nova-compute', 'INFO', 'nova-compute', 99)
+    assert plain['message'] == 'Starting nova-compute, pid 99' and plain['time'] == '2026-12-04T15:00:09.654+00:00'
+
+
+def test_devstacks_traceback_in_the_journal_joins_its_record_and_a_line_without_header_still_continues():
+    error = JOURNAL_DEVSTACK.replace('DEBUG', 'ERROR').replace("Action: 'create'", 'Build failed')
+    prefix = '2026-12-04T16:00:08.000002+01:00 ctl1 devstack@n-api.service[2001]: ERROR nova.api.openstack.wsgi '
+    [record] = parse([error, prefix + 'Traceback (most recent call last):', prefix + '  File "x.py", line 1',
+                      '    continued without a header'], 'journal')
+    assert record['message'].splitlines() == ['Build failed', 'Traceback (most recent call last):',
+                                              '  File "x.py", line 1', '    continued without a header']

@@ -92,3 +92,140 @@ def test_an_unreadable_file_is_reported_not_fatal(run_module, roots, tmp_path):
     result = search(run_module, roots['cmp2'], terms=['x'], paths=[str(tmp_path / 'gone.log')])
     assert result['files'][-1]['skipped'].startswith('unreadable')
     assert result['problems'] == [f"{tmp_path / 'gone.log'}: unreadable: No such file or directory"]
+
+
+HAPROXY_LINE = ('Dec  3 13:22:05 ctl1 haproxy[77]: 10.0.0.1:51890 [03/Dec/2026:13:22:05.901] nova_api '
+                f'nova_api_back/ctl1 0/0/1/415/416 202 372 - - ---- 1/1/0/0/0 0/0 "POST /v2.1/servers/{log_trees.INSTANCE}'
+                '/action HTTP/1.1"')
+ACCESS_LINE = ('10.0.0.1 - - [03/Dec/2026:13:22:05 +0000] "GET /identity/v3/auth/tokens?nocatalog HTTP/1.1" 503 12 "-" '
+               f'"python-keystoneclient" {log_trees.API_REQ}')
+# journalctl -o short-iso-precise: a service logging oslo lines to stderr, devstack's bare oslo line, plain text
+JOURNAL = [
+    '2026-12-03T13:22:07.400123+0000 ctl1 nova-conductor[2001]: 2026-12-03 13:22:07.400 2001 INFO '
+    f'nova.conductor.manager [None {log_trees.API_REQ} {log_trees.CTX}] [instance: {log_trees.INSTANCE}] Scheduling',
+    f'2026-12-03T14:22:09.000001+01:00 ctl1 devstack@n-cpu.service[4004]: DEBUG nova.compute.manager '
+    f'[None {log_trees.COMPUTE_REQ} {log_trees.CTX}] [instance: {log_trees.INSTANCE}] Checking state',
+    f'2026-12-03T13:22:10.000000+0000 ctl1 nova-compute[4004]: libvirt says {log_trees.INSTANCE} started',
+    '2026-12-03T13:22:11.000000+0000 ctl1 nova-compute[4004]: unrelated line',
+]
+
+
+@pytest.fixture
+def fake_journalctl(tmp_path, monkeypatch):
+    """A journalctl on PATH that prints JOURNAL (or what the test writes to its output file), writes the test's
+    stderr and exit code, and records its arguments."""
+    bin_dir = tmp_path / 'bin'
+    bin_dir.mkdir()
+    (tmp_path / 'journal.out').write_text('-- Journal begins at Thu 2026-12-03 00:00:00 UTC. --\n' +
+                                          '\n'.join(JOURNAL) + '\n')
+    (tmp_path / 'journal.err').write_text('')
+    (tmp_path / 'journal.rc').write_text('0')
+    script = bin_dir / 'journalctl'
+    script.write_text(f'''#!/bin/sh
+printf '%s\\n' "$@" > {tmp_path}/journal.args
+cat {tmp_path}/journal.out
+cat {tmp_path}/journal.err >&2
+exit $(cat {tmp_path}/journal.rc)
+''')
+    script.chmod(0o755)
+    monkeypatch.setenv('PATH', f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    return tmp_path
+
+
+def test_haproxy_and_apache_lines_are_records_not_continuations_of_the_line_before(run_module, tmp_path):
+    root = tmp_path / 'log'
+    (root / 'kolla' / 'haproxy').mkdir(parents=True)
+    (root / 'kolla' / 'haproxy' / 'haproxy.log').write_text(
+        HAPROXY_LINE.replace('nova_api_back/ctl1', 'nova_api_back/ctl2') + '\n' + HAPROXY_LINE + '\n')
+    (root / 'haproxy.log').write_text(HAPROXY_LINE.replace(' 202 ', ' 504 ') + '\n')   # rsyslog's, package haproxy
+    (root / 'apache2').mkdir()
+    (root / 'apache2' / 'keystone_access.log').write_text(ACCESS_LINE + '\n')
+    for use_grep in (True, False):
+        rc, result = run_module(log_search.main, dict(
+            roots=[str(root / 'kolla'), str(root)], timezone='UTC', terms=[log_trees.INSTANCE, log_trees.API_REQ],
+            use_grep=use_grep))
+        assert rc == 0, result
+        brief = [(r['file'].replace(str(root), ''), r['service'], r['level'], r['time'], r['message'].rsplit(' "', 1)[0])
+                 for r in result['records']]
+        assert brief == [
+            ('/kolla/haproxy/haproxy.log', 'haproxy', 'INFO', '2026-12-03T13:22:05.901+00:00',
+             '10.0.0.1:51890 nova_api nova_api_back/ctl2 0/0/1/415/416 202 372 - - ---- 1/1/0/0/0 0/0'),
+            ('/kolla/haproxy/haproxy.log', 'haproxy', 'INFO', '2026-12-03T13:22:05.901+00:00',
+             '10.0.0.1:51890 nova_api nova_api_back/ctl1 0/0/1/415/416 202 372 - - ---- 1/1/0/0/0 0/0'),
+            ('/haproxy.log', 'haproxy', 'ERROR', '2026-12-03T13:22:05.901+00:00',
+             '10.0.0.1:51890 nova_api nova_api_back/ctl1 0/0/1/415/416 504 372 - - ---- 1/1/0/0/0 0/0'),
+            ('/apache2/keystone_access.log', 'keystone_access', 'ERROR', '2026-12-03T13:22:05.000+00:00',
+             '10.0.0.1 "GET /identity/v3/auth/tokens?nocatalog HTTP/1.1" 503 12 "-"'),
+        ], use_grep
+        assert [r['instances'] for r in result['records'][:3]] == [[log_trees.INSTANCE]] * 3
+        assert result['records'][3]['request_id'] == log_trees.API_REQ
+
+
+def test_the_journal_of_the_units_is_read_in_the_window_and_parsed(run_module, roots, fake_journalctl):
+    result = search(run_module, roots['cmp2'], terms=[log_trees.INSTANCE], journal_units=['nova-*', 'devstack@n-*'],
+                    since='2026-12-03 13:00:00.5', until='2026-12-03 13:22:10.5')
+    arguments = (fake_journalctl / 'journal.args').read_text().splitlines()
+    assert arguments == ['--no-pager', '--all', '-o', 'short-iso-precise', '-u', 'nova-*', '-u', 'devstack@n-*',
+                         '--since=@1796302800', '--until=@1796304131']
+    journal = [r for r in result['records'] if r['file'] == 'journal']
+    assert [(r['service'], r['pid'], r['level'], r['time'], r['request_id']) for r in journal] == [
+        ('nova-conductor', 2001, 'INFO', '2026-12-03T13:22:07.400+00:00', log_trees.API_REQ),
+        ('devstack@n-cpu', 4004, 'DEBUG', '2026-12-03T13:22:09.000+00:00', log_trees.COMPUTE_REQ),
+        ('nova-compute', 4004, 'INFO', '2026-12-03T13:22:10.000+00:00', None),
+    ]
+    assert [r['instances'] for r in journal] == [[log_trees.INSTANCE]] * 2 + [[]]
+    assert journal[2]['uuids'] == [log_trees.INSTANCE] and journal[2]['message'] == \
+        f'libvirt says {log_trees.INSTANCE} started'
+    [stats] = [stats for stats in result['files'] if stats['path'] == 'journal']
+    assert (stats['units'], stats['method'], stats['records'], stats['skipped']) == \
+        (['nova-*', 'devstack@n-*'], 'journalctl', 3, None)
+    assert result['problems'] == []
+
+
+def test_the_journal_window_drops_what_journalctl_gave_outside_it_and_no_window_passes_none(
+        run_module, tmp_path, fake_journalctl):
+    result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.INSTANCE], journal_units=['nova-*'],
+                    until='2026-12-03 13:22:08')
+    assert [r['service'] for r in result['records']] == ['nova-conductor']
+    assert result['problems'] == []   # no log directory is no problem when the journal is read
+    search(run_module, str(tmp_path / 'none'), terms=['x'], journal_units=['nova-*'])
+    assert (fake_journalctl / 'journal.args').read_text().splitlines() == \
+        ['--no-pager', '--all', '-o', 'short-iso-precise', '-u', 'nova-*']
+
+
+def test_no_journal_units_runs_no_journalctl(run_module, roots, fake_journalctl):
+    result = search(run_module, roots['cmp2'], terms=[log_trees.INSTANCE])
+    assert not (fake_journalctl / 'journal.args').exists()
+    assert 'journal' not in [stats['path'] for stats in result['files']]
+
+
+def test_journalctl_missing_failing_or_partly_allowed_is_a_problem_not_a_crash(
+        run_module, roots, tmp_path, monkeypatch, fake_journalctl):
+    (fake_journalctl / 'journal.err').write_text('Failed to parse output format "short-iso-precise".\n')
+    (fake_journalctl / 'journal.rc').write_text('1')
+    (fake_journalctl / 'journal.out').write_text('')
+    result = search(run_module, roots['cmp1'], terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert len(result['records']) == 3   # the files are still searched
+    assert result['problems'] == ['journal: unreadable: journalctl exited with code 1: Failed to parse output '
+                                  'format "short-iso-precise".']
+    (fake_journalctl / 'journal.err').write_text(
+        'Hint: You are currently not seeing messages from other users and the system.\n'
+        '      Users in groups \'adm\', \'systemd-journal\' can see all messages.\n')
+    (fake_journalctl / 'journal.rc').write_text('0')
+    (fake_journalctl / 'journal.out').write_text(JOURNAL[0] + '\n')
+    result = search(run_module, roots['cmp2'], terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert [r['service'] for r in result['records']] == ['nova-conductor']
+    [problem] = result['problems']
+    assert problem.startswith('journal: Hint: You are currently not seeing messages from other users')
+    assert problem.endswith('run the search with become, or as a user of the systemd-journal group')
+    (fake_journalctl / 'journal.err').write_text('No journal files were found.\n')
+    (fake_journalctl / 'journal.out').write_text('-- No entries --\n')
+    result = search(run_module, roots['cmp2'], terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert result['records'] == []
+    assert result['problems'] == ['journal: No journal files were found. (no systemd journal on this host)']
+    monkeypatch.setenv('PATH', str(tmp_path / 'empty'))
+    result = search(run_module, roots['cmp1'], terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert len(result['records']) == 3
+    assert result['problems'] == ['journal: unreadable: journalctl is not installed (no systemd journal on this '
+                                  'host)']
+    assert result['warnings']
