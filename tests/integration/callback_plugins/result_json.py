@@ -69,7 +69,8 @@ class CallbackModule(CallbackBase):
         jid = data.get("ansible_job_id")
         if not jid or task is None or "erased" in data:
             return
-        job = self.jobs.setdefault(jid, {"jid": jid, "host": result._host.get_name()})  # pylint: disable=protected-access
+        host = result._host.get_name()  # pylint: disable=protected-access
+        job = self.jobs.setdefault(jid, {"jid": jid, "host": host})
         path = data.get("results_file")
         if data.get("finished"):
             if "finished" not in job:
@@ -101,9 +102,8 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         summary = {host: stats.summarize(host) for host in sorted(stats.processed)}
-        self._display.display(json.dumps({"plays": self.plays, "stats": summary,
-                                          "async_jobs": sorted(self.jobs.values(), key=lambda job: job.get("launched", 0))},
-                                         default=str))
+        jobs = sorted(self.jobs.values(), key=lambda job: job.get("launched", 0))
+        self._display.display(json.dumps({"plays": self.plays, "stats": summary, "async_jobs": jobs}, default=str))
 
 
 def _mtime(path, unfinished=False):
