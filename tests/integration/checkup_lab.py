@@ -38,6 +38,17 @@ def checkup(lab, report_path, check=False, **extra):
     return rc, json.loads(pathlib.Path(report_path).read_text())
 
 
+def job_files(out):
+    """The result files of the run's background jobs (async, poll 0), as their launch tasks returned them."""
+    files = set()
+    for task in (task for play in out["plays"] for task in play["tasks"]):
+        for result in task["hosts"].values():
+            for item in result.get("results", [result]):
+                if isinstance(item, dict) and item.get("results_file") and item.get("finished") is False:
+                    files.add(item["results_file"])
+    return files
+
+
 def leak_memory(lab, placement_seed, nova_seed, host="compute1", memory_mb=6000):
     """An allocation of memory_mb on host's provider that no instance owns; returns its consumer."""
     rps = compute_hosts(nova_seed, placement_seed, [host])

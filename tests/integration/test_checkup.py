@@ -1,13 +1,21 @@
 """checkup.yml against the light lab's real Placement, nova databases, RabbitMQ and nova-conductors.
 
 A clean lab gives no finding; a leaked allocation, a queue nobody consumes and a stopped conductor each give exactly
-their finding with its numbers and its fix; a broker that cannot be reached is "not run"; two runs compared name
-what is new and what was fixed.
+their finding with its numbers and its fix; a broker that cannot be reached is "not run", and so is a check that
+hangs, stopped at its bound; two runs compared name what is new and what was fixed. The controller's checks run as
+background jobs (async) whose files the run removes.
 """
+import json
+import pathlib
+import socket
+import time
+
 from tests.integration.ansible_runner import run_playbook
-from tests.integration.checkup_lab import PLAYBOOK, checkup, leak_memory, queue_without_consumer
+from tests.integration.checkup_lab import (
+    PLAYBOOK, checkup, job_files, leak_memory, queue_without_consumer, run, variables)
 from tests.integration.test_rabbitmq_queue_info import login
 from tests.integration.test_report_html_browser import check_page
+from tests.lab.config import CONTROLLERS
 
 
 def by_id(report):
@@ -23,9 +31,14 @@ def test_a_clean_lab_has_no_finding_and_check_mode_reports_the_same(clean_lab, t
         "placement_allocations": "passed", "cells_mappings": "passed", "messaging_queues": "passed",
         "conductors_ping": "passed"}
 
-    rc, planned = checkup(clean_lab, tmp_path / "check.json", check=True)
+    rc, out = run(clean_lab, variables(clean_lab, tmp_path / "check.json"), check=True)
+    planned = json.loads((tmp_path / "check.json").read_text())
     assert rc == 0 and planned["check_mode"] is True
     assert planned["findings"] == report["findings"] and planned["checks"] == report["checks"]
+    # in check mode too, each check (and each conductor's ping) ran as a background job, and no job file is left
+    files = job_files(out)
+    assert len(files) == 3 + len(CONTROLLERS), files
+    assert not [path for path in files if pathlib.Path(path).exists()]
 
 
 def test_each_precondition_gives_its_finding_with_numbers_and_fix_then_the_trend(
@@ -77,6 +90,23 @@ def test_a_broker_that_cannot_be_reached_is_not_run_never_passed(clean_lab, tmp_
     assert report["summary"]["not_run"] == ["messaging_queues"] and report["findings"] == []
     assert any(line.startswith("NOT RUN messaging_queues: ") for line in report["text"])
     assert rc == 0   # not run is said, in the report and the last lines; the gate is about findings
+
+
+def test_a_check_that_hangs_is_stopped_at_its_bound_and_not_run(clean_lab, tmp_path):
+    # a management API that takes the connection and never answers: rabbitmq_queue_info would wait its own 30 s
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        started = time.monotonic()
+        rc, report = checkup(clean_lab, tmp_path / "hung.json", checkup_checks=["messaging_queues"],
+                             checkup_check_timeout=3,
+                             checkup_rabbitmq_login=dict(login(clean_lab), login_port=silent.getsockname()[1]))
+        took = time.monotonic() - started
+    status = {c["id"]: c for c in report["checks"]}
+    assert status["messaging_queues"]["status"] == "not_run", report["text"]
+    assert status["messaging_queues"]["why"] == "no result within 3 s (checkup_check_timeout): the check was stopped"
+    assert rc == 0 and report["findings"] == []
+    assert took < 45, took   # the bound, async_wrapper's check of it and the playbook; no 30 s HTTP timeout, no hang
 
 
 def test_a_selection_that_leaves_no_check_is_refused(clean_lab, tmp_path):
