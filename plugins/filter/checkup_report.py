@@ -15,7 +15,9 @@ description:
     concerns; a deleted instance still mapped is info, since nova keeps its mapping until C(nova-manage db
     archive_deleted_rows)), V(messaging_queues) (C(rabbitmq_queue_info): queues with messages and no consumer,
     high for RPC topics), V(conductors_ping) (C(nova_conductor_ping) per controller: a conductor that does not answer is
-    critical)."
+    critical), V(instances_stuck) (C(nova_instance_triage) of every instance in ERROR or stuck: one finding per
+    verdict and step, high for instances stuck in a task_state or on a host whose nova-compute is down, medium for
+    instances in ERROR)."
   - "Checks run on each host of a group, whose result is a dict of module results by host: V(galera_state)
     (C(galera_status): critical out of the Primary component, high not Synced), V(timeout_order) (C(galera_timeouts)
     with C(fail=false): high when connection_recycle_time < wait_timeout < haproxy timeout does not hold),

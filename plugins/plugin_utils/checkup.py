@@ -25,6 +25,7 @@ CHECKS = {
     'block_device_wait': ('nova', ['002'], "nova-compute's wait for a boot volume (retries x interval)"),
     'scheduler_spread': ('nova', ['001'], 'scheduler settings that spread concurrent boots and migrations'),
     'stale_config': ('nova', ['004'], 'nova services running an older nova.conf than the file'),
+    'instances_stuck': ('nova', ['004', '000'], 'instances in ERROR, stuck in a task_state, or on a host that is down'),
 }
 # The checks run on each host of a group (database, haproxy or nova hosts): their result is {host: module result}
 # and a host that was not reached or whose module failed is not run, with why, while the others are read.
@@ -406,11 +407,48 @@ def stale_config(host, result):
         kind='older_than_file')]
 
 
+# nova_instance_triage's verdicts that are findings: how close each is to seed 004's hung boots (a service that
+# no longer moves an instance on) or seed 000's failed ones
+TRIAGE_SEVERITY = dict(stuck='high', host_down='high', error='medium')
+TRIAGE = ('ansible-playbook openstack_ops.runbooks.triage_instance -e @nova_db.yml -e \'{{"triage_instance_instances": '
+          '{uuids}}}\'  # then trace_request.yml with the trace_request_terms it prints')
+
+
+def instances_stuck(result):
+    """nova_instance_triage of every instance in ERROR or stuck: one finding per verdict and step, with its instances
+    (the longest in that state first), the services to read and the triage that says more."""
+    groups = {}
+    for instance in result.get('instances') or []:
+        verdict = instance.get('verdict')
+        if verdict in TRIAGE_SEVERITY:
+            step = (instance.get('step') or {}).get('name') or 'unknown step'
+            groups.setdefault((verdict, step), []).append(instance)
+    findings = []
+    for (verdict, step), found in sorted(groups.items()):
+        found.sort(key=lambda i: -(i.get('state_age_seconds') or 0))
+        uuids = [i.get('instance_uuid') for i in found]
+        services = (found[0].get('step') or {}).get('services') or []
+        oldest = found[0].get('state_age_seconds')
+        what = dict(stuck=f'stuck in {step}', host_down=f'on a host whose nova-compute is down ({step})',
+                    error=f'in ERROR (failed in {step})')[verdict]
+        findings.append(_finding(
+            'instances_stuck', f'{verdict} {step}', TRIAGE_SEVERITY[verdict],
+            f'{len(found)} instance(s) {what}'
+            + (f', the oldest for {round(oldest)} s' if oldest is not None else '')
+            + (f'; read {", ".join(services)}' if services else ''), len(found),
+            dict(instances=uuids[:50], more=max(len(uuids) - 50, 0), services=services,
+                 hosts=sorted({i.get('host') for i in found if i.get('host')}),
+                 first=found[0].get('summary')),
+            TRIAGE.format(uuids=str(uuids[:20]).replace("'", '"')), kind=verdict))
+    return findings
+
+
 READERS = dict(placement_allocations=placement_allocations, cells_mappings=cells_mappings,
                messaging_queues=messaging_queues, conductors_ping=conductors_ping, galera_state=galera_state,
                timeout_order=timeout_order, db_connections=db_connections,
                haproxy_galera_writers=haproxy_galera_writers, haproxy_balance_source=haproxy_balance_source,
-               block_device_wait=block_device_wait, scheduler_spread=scheduler_spread, stale_config=stale_config)
+               block_device_wait=block_device_wait, scheduler_spread=scheduler_spread, stale_config=stale_config,
+               instances_stuck=instances_stuck)
 
 
 # ---------------------------------------------------------------- the report

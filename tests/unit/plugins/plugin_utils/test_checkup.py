@@ -33,7 +33,8 @@ def healthy_results():
     return dict(placement_allocations=audit(provider('cmp1', [consumer('a', 'active', 512)])),
                 cells_mappings=dict(findings=[]),
                 messaging_queues=dict(queues=[dict(name='conductor', vhost='/', consumers=3, messages_ready=0)]),
-                conductors_ping=dict(ctl1=dict(answered=True), ctl2=dict(answered=True)), **healthy_hosts())
+                conductors_ping=dict(ctl1=dict(answered=True), ctl2=dict(answered=True)),
+                instances_stuck=dict(instances=[]), **healthy_hosts())
 
 
 def galera(status='Primary', state='Synced', size=3, msg=None, connected=True):
@@ -86,7 +87,7 @@ def healthy_hosts():
 def test_a_healthy_cloud_passes_every_check_with_no_finding():
     report = checkup.report(healthy_results())
     assert report['findings'] == [] and report['summary']['highest'] is None
-    assert [c['status'] for c in report['checks']] == ['passed'] * 12
+    assert [c['status'] for c in report['checks']] == ['passed'] * 13
     assert report['summary']['gate_failed'] is False and report['trend'] is None
 
 
@@ -142,6 +143,29 @@ def test_a_deleted_server_still_mapped_is_info_as_nova_keeps_its_mapping_until_a
     assert finding['value'] == 3 and finding['evidence']['subjects'] == ['d0', 'd1', 'd2']
     assert report['summary']['by_severity'] == dict(info=1, low=0, medium=0, high=0, critical=0)
     assert report['summary']['highest'] == 'info' and report['summary']['gate_failed'] is False
+
+
+def triaged(uuid, verdict, step, age, services=('nova-compute',), host='cmp1'):
+    return dict(instance_uuid=uuid, verdict=verdict, state_age_seconds=age, host=host, summary=f'{verdict}: {uuid}',
+                step=dict(name=step, services=list(services)))
+
+
+def test_instances_in_error_or_stuck_are_one_finding_per_verdict_and_step_the_oldest_first():
+    result = dict(instances=[triaged('e1', 'error', 'scheduling', 30, ('nova-scheduler', 'placement-api'), None),
+                             triaged('s1', 'stuck', 'spawning', 900), triaged('s2', 'stuck', 'spawning', 4000),
+                             triaged('h1', 'healthy', 'spawning', 0), triaged('b1', 'in_progress', 'networking', 5)])
+    report = checkup.report(dict(healthy_results(), instances_stuck=result))
+    found = [f for f in report['findings'] if f['check'] == 'instances_stuck']
+    assert [(f['id'], f['subject'], f['severity'], f['value']) for f in found] == [
+        ('instances_stuck.stuck', 'stuck spawning', 'high', 2),
+        ('instances_stuck.error', 'error scheduling', 'medium', 1)]
+    stuck, error = found
+    assert stuck['title'] == '2 instance(s) stuck in spawning, the oldest for 4000 s; read nova-compute'
+    assert stuck['evidence']['instances'] == ['s2', 's1'] and stuck['evidence']['hosts'] == ['cmp1']
+    assert stuck['fix'].startswith('ansible-playbook openstack_ops.runbooks.triage_instance')
+    assert '{"triage_instance_instances": ["s2", "s1"]}' in stuck['fix']
+    assert error['title'] == '1 instance(s) in ERROR (failed in scheduling), the oldest for 30 s; read nova-scheduler, placement-api'
+    assert stuck['seeds'] == ['004', '000']
 
 
 def test_a_check_whose_module_failed_is_not_run_and_an_unselected_one_is_said():
