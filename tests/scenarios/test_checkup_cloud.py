@@ -48,7 +48,7 @@ def failures(out):
             for result in task["hosts"].values() if result.get("failed")]
 
 
-def checkup(cloud, report_path, check=False, **extra):
+def checkup(cloud, report_path, check=False, groups=("placement", "cells", "messaging"), **extra):
     """checkup.yml's controller checks on the cloud lab, with the logins tests/integration/checkup_lab.py gives them
     on the light lab; returns (rc, the JSON report it wrote).
 
@@ -61,7 +61,7 @@ def checkup(cloud, report_path, check=False, **extra):
         checkup_rabbitmq_login=dict(login_host="127.0.0.1", login_port=lab.cfg.port("rabbitmq_management"),
                                     login_user=RABBIT_USER[0], login_password=RABBIT_USER[1]),
         checkup_vhosts=VHOSTS, checkup_transport_url=lab.cfg.transport_url(), checkup_conductors=[API_HOST],
-        checkup_ping_timeout=5, checkup_report_path=str(report_path), checkup_groups=["placement", "cells", "messaging"],
+        checkup_ping_timeout=5, checkup_report_path=str(report_path), checkup_groups=list(groups),
         **extra), check=check, env={"OS_CLIENT_CONFIG_FILE": str(lab.clouds_yaml)})
     report_path = pathlib.Path(report_path)
     assert report_path.exists(), f"checkup.yml wrote no report (rc {rc}); failed tasks: {failures(out)}"
@@ -224,3 +224,26 @@ def test_seed_000s_leak_gives_exactly_its_finding_with_placements_numbers_and_th
     assert trend is not None and trend["previous"] == before["ended"], trend
     assert (trend["new"], trend["worse"], trend["fixed"]) == ([key], [], []), f"{trend}\n{text}"
     assert trend["same"] == len(before["findings"]), trend
+
+
+def test_a_boot_the_scheduler_refused_is_an_instance_in_error_with_the_triage_to_run(clean, tmp_path):
+    """instances_stuck: nova_instance_triage of every instance in ERROR or stuck, one finding per verdict and step."""
+    cloud = clean[0]
+    cloud.admin("POST", "/flavors", {"flavor": {"name": "checkup.huge", "id": "checkup.huge", "vcpus": 1,
+                                                "ram": 1024 * 1024, "disk": 1}})
+    try:
+        server = cloud.boot("checkup-refused", "checkup.huge")
+        failed = cloud.wait([server])[server]
+        assert failed["status"] == "ERROR", failed
+        rc, report = checkup(cloud, tmp_path / "error.json", groups=["nova"], checkup_checks=["instances_stuck"])
+        status = {c["id"]: c["status"] for c in report["checks"] if c["status"] != "not_selected"}
+        assert status == {"instances_stuck": "found"}, explain(report)
+        [finding] = report["findings"]
+        assert (finding["id"], finding["subject"], finding["severity"], finding["value"]) == (
+            "instances_stuck.error", "error scheduling", "medium", 1), explain(report)
+        assert finding["evidence"]["instances"] == [server] and "nova-scheduler" in finding["evidence"]["services"]
+        assert f'"triage_instance_instances": ["{server}"]' in finding["fix"]
+        assert rc == 0 and report["summary"]["gate_failed"] is False   # medium: under the default gate, high
+    finally:
+        cloud.delete_all()
+        cloud.admin("DELETE", "/flavors/checkup.huge")
