@@ -26,6 +26,8 @@ import time
 
 import yaml
 
+from tests.controller_lab import host
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFINITION = ROOT / "extensions" / "awx" / "ee" / "execution-environment.yml"
 BUILD = ROOT / ".build" / "ee"
@@ -70,7 +72,12 @@ def exists(tag):
 
 
 def build(log=print, rebuild=False):
-    """Build the image unless it exists; return its tag."""
+    """Build the image unless it exists; return its tag.
+
+    The podman host fixes first (tests/controller_lab/host.py: rlimits, and cgroup v1 mounts on a hybrid host, where
+    crun refuses to run a container, a build step or a job's container, while a controller is left in cgroup2).
+    """
+    host.apply(log)
     tag = image()
     if exists(tag) and not rebuild:
         log(f"image {tag} already built: reusing it")
