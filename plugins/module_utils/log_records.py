@@ -15,7 +15,8 @@ The other lines an operator meets, each into the same record:
   year taken from a reference time, the file's mtime) or ``2026-12-04T15:00:00.123456+0000 ctl1 nova-conductor[1234]:
   <message>`` (rsyslog's RFC 3339 format, ``journalctl -o short-iso-precise``). The program is the service. The
   message is parsed again: an oslo line (a service logging to stderr), devstack's ``<LEVEL> <logger> [<context>]``
-  without date and pid, a haproxy log line, or plain text (level INFO);
+  without date and pid, a haproxy log line, or plain text (level INFO). The naive time of an oslo or haproxy line
+  inside an RFC 3339 or journal line is in the prefix's zone;
 * haproxy's HTTP and TCP log formats (``option httplog``/``tcplog``) with or without a syslog prefix: the time is
   the accept date in brackets, the level the status (5xx ERROR, 4xx WARNING);
 * Apache httpd's access log (common, combined, with a virtual host first or fields after) and its error log
@@ -290,7 +291,11 @@ def _syslog(line, reference):
     if when is None:
         return None
     service = program[:-len('.service')] if program.endswith('.service') else program
-    return _inner(ANSI.sub('', message), when, service, pid, 'INFO')
+    record = _inner(ANSI.sub('', message), when, service, pid, 'INFO')
+    if when.tzinfo is not None and record.when.tzinfo is None:
+        # an oslo or haproxy line inside: its naive time is in the zone the prefix says (the same host's clock)
+        record.when = record.when.replace(tzinfo=when.tzinfo)
+    return record
 
 
 def _apache_error(line):

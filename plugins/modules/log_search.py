@@ -22,14 +22,15 @@ description:
     (C(<time> <host> <program>[<pid>]: message)) whose message is an oslo line, devstack's oslo line without date
     and pid (C(DEBUG nova.compute.manager [None req-...] ...)), a haproxy line or plain text (level INFO). A line
     that matches none of them continues the record before it (a traceback, a message with newlines)."
-  - "Each record: time (ISO 8601 with the zone of O(timezone); a time written with its zone, as the journal's and
-    Apache's access log's are, is converted to it), host, service (the program of a syslog or journal line, such
-    as C(haproxy), C(nova-conductor) or devstack's C(devstack@n-api), else the file name), pid, level,
-    logger, request id (of an access log line: the first request id in it), global request id, user, project,
+  - "Each record: time (ISO 8601 with the zone of O(timezone); a time written with its zone, as the journal's, an RFC
+    3339 syslog prefix's and Apache's access log's are, is converted to it, and so is the time of an oslo or haproxy
+    line inside a journal or RFC 3339 syslog line, read in that line's zone), host, service (the program of a syslog or
+    journal line, such as C(haproxy), C(nova-conductor) or devstack's C(devstack@n-api), else the file name), pid,
+    level, logger, request id (of an access log line: the first request id in it), global request id, user, project,
     instance UUIDs (from C([instance: <uuid>]) and the message, C(/servers/<uuid>) of a URL too), other UUIDs and
-    request ids in the message, and the message with C(\\uXXXX) sequences decoded, secrets masked and the lines of
-    its traceback. A haproxy record's message keeps the client, frontend, backend/server, timers, status, bytes
-    and request; an access log record's the client, request, status and bytes."
+    request ids in the message, and the message with C(\\uXXXX) sequences decoded, secrets masked and the lines of its
+    traceback. A haproxy record's message keeps the client, frontend, backend/server, timers, status, bytes and request;
+    an access log record's the client, request, status and bytes."
   - With terms only, C(LC_ALL=C grep -F) (C(gzip -dc | grep) for C(.gz)) picks the lines first and only those
     are parsed; with O(patterns), or without grep, Python reads the files line by line. Files are streamed.
   - With O(since), files last written before it are skipped, and with O(until) files whose first record is after
@@ -95,6 +96,7 @@ options:
   timezone:
     description:
       - The zone the logs' times are written in, V(local) (this host's), V(UTC) or an offset such as V(+08:00).
+        A line that writes its zone (the journal, an RFC 3339 syslog prefix, Apache's access log) is read in its own.
     type: str
     default: local
   host:

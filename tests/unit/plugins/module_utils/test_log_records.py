@@ -203,3 +203,19 @@ def test_devstacks_traceback_in_the_journal_joins_its_record_and_a_line_without_
                       '    continued without a header'], 'journal')
     assert record['message'].splitlines() == ['Build failed', 'Traceback (most recent call last):',
                                               '  File "x.py", line 1', '    continued without a header']
+
+
+def test_an_oslo_or_haproxy_message_in_a_journal_line_takes_the_prefixs_zone():
+    prefix = '2026-12-04T14:22:07.{} ctl1 {}: '
+    lines = [prefix.format('001000+01:00', 'nova-conductor[1234]') +
+             '2026-12-04 14:22:07.001 1234 INFO nova.conductor.manager [-] oslo',
+             prefix.format('002000+01:00', 'haproxy[123]') + HAPROXY_HTTP.split(': ', 1)[1].replace(
+                 '04/Dec/2026:15:00:00.123', '04/Dec/2026:14:22:07.002'),
+             prefix.format('003000+01:00', 'nova-compute[99]') + 'plain',
+             prefix.format('004000+0100', 'nova-compute[99]') + '2026-12-04 14:22:07.004 99 WARNING nova.x [-] four']
+    times = [record['time'] for record in parse(lines, 'journal')]
+    assert times == ['2026-12-04T13:22:07.001+00:00', '2026-12-04T13:22:07.002+00:00',
+                     '2026-12-04T13:22:07.003+00:00', '2026-12-04T13:22:07.004+00:00']
+    # a prefix without zone (rsyslog's traditional one) leaves the inner time in the logs' zone
+    [record] = parse([HAPROXY_HTTP], '/var/log/haproxy.log', log_records.log_timezone('+01:00'))
+    assert record['time'] == '2026-12-04T15:00:00.123+01:00'
