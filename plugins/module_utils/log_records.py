@@ -195,14 +195,22 @@ class Record:
 
 
 def _moment(year, month, day, hour, minute, second, fraction=None, zone=None):
-    """A datetime from the parts of a line (None when they make no date); ``zone`` an offset text or None."""
+    """A datetime from the parts of a line (None when they make no date); ``zone`` an offset text or None.
+
+    An offset of a day or more (``+9999``), or one that takes the time out of the years datetime has in UTC, makes
+    no date either.
+    """
     try:
         when = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
                         int((fraction or '0')[:6].ljust(6, '0')))
-    except ValueError:
+        tz = offset_zone(zone) if zone else None
+        if tz is None:
+            return when
+        when = when.replace(tzinfo=tz)
+        when.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         return None
-    tz = offset_zone(zone) if zone else None
-    return when.replace(tzinfo=tz) if tz else when
+    return when
 
 
 def _without_year(month, day, hour, minute, second, reference):

@@ -32,6 +32,7 @@ LOG_NAME = r'\.log(\.\d+)?(\.gz)?$'
 JOURNAL = 'journal'
 # what journalctl writes on stderr when it may not read the system's journal, or finds none
 JOURNAL_PROBLEMS = ('insufficient permissions', 'not seeing messages from other users', 'No journal files were')
+JOURNAL_EXIT_WAIT = 10   # seconds journalctl has to exit after the end of its output before it is killed
 
 
 def find_files(roots, projects, paths, problems=None, journal=False):
@@ -122,7 +123,7 @@ def first_time(path, tz, reference=None):
                 return record.at(tz)
             if count > 50:
                 return None
-    except (OSError, EOFError):
+    except (OSError, EOFError, ValueError):
         return None
     return None
 
@@ -195,16 +196,29 @@ class Search:
         if journalctl is None:
             stats['skipped'] = 'unreadable: journalctl is not installed (no systemd journal on this host)'
             return stats
-        with tempfile.TemporaryFile() as errors:
+        try:
+            errors = tempfile.TemporaryFile()
+        except OSError as error:
+            stats['skipped'] = f'unreadable: journalctl could not run: {error.strerror or error}'
+            return stats
+        with errors:
             try:
                 process = subprocess.Popen(journal_command(journalctl, units, self.since, self.until),
                                            stdout=subprocess.PIPE, stderr=errors)
             except OSError as error:
-                stats['skipped'] = f'unreadable: journalctl could not run: {error.strerror}'
+                stats['skipped'] = f'unreadable: journalctl could not run: {error.strerror or error}'
                 return stats
+            failure = None
             try:
                 stats['records'] = self._collect(JOURNAL, self._window(_journal_lines(process.stdout)), None)
+                process.stdout.close()
+                process.wait(timeout=JOURNAL_EXIT_WAIT)
+            except subprocess.TimeoutExpired:
+                failure = f'journalctl was killed: it had not exited {JOURNAL_EXIT_WAIT} s after the end of its output'
+            except (OSError, ValueError) as error:
+                failure = f'reading its output failed: {error}'
             finally:
+                # killed only when it has not exited: on a timeout, a failure or an exception going further
                 process.stdout.close()
                 if process.poll() is None:
                     process.kill()
@@ -212,7 +226,9 @@ class Search:
             errors.seek(0)
             said = ' '.join(errors.read(4000).decode('utf-8', 'replace').split())
         stats['seconds'] = round(time.monotonic() - started, 3)
-        if code != 0:
+        if failure is not None:
+            stats['skipped'] = f'unreadable: {failure}'
+        elif code != 0:
             stats['skipped'] = f'unreadable: journalctl exited with code {code}: {said or "no message"}'
         elif 'No journal files were found' in said:
             self.problems.append(f'{JOURNAL}: {said} (no systemd journal on this host)')

@@ -219,3 +219,14 @@ def test_an_oslo_or_haproxy_message_in_a_journal_line_takes_the_prefixs_zone():
     # a prefix without zone (rsyslog's traditional one) leaves the inner time in the logs' zone
     [record] = parse([HAPROXY_HTTP], '/var/log/haproxy.log', log_records.log_timezone('+01:00'))
     assert record['time'] == '2026-12-04T15:00:00.123+01:00'
+
+
+@pytest.mark.parametrize('line', [
+    '2026-12-04T14:22:07.000001+9999 ctl1 nova-compute[99]: an offset of 99 hours',
+    '0001-01-01T00:00:00+01:00 ctl1 nova-compute[99]: before year 1 in UTC',
+    ACCESS.replace('+0100', '+2500'),
+])
+def test_a_time_with_an_impossible_offset_is_no_time_and_its_line_continues_the_record_before(line):
+    assert log_records.parse_header(line) is None
+    [record] = parse([JOURNAL_PLAIN, line], 'journal')
+    assert record['message'].splitlines() == ['Starting nova-compute, pid 99', line]

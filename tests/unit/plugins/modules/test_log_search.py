@@ -3,11 +3,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """log_search end to end on per-host kolla log trees: rotated and gzipped files, both formats, grep or Python."""
 
+import errno
 import os
 import sys
 
 import pytest
 
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_records
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils import log_search as search_utils
 from ansible_collections.openstack_ops.runbooks.plugins.modules import log_search
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
@@ -229,3 +232,52 @@ def test_journalctl_missing_failing_or_partly_allowed_is_a_problem_not_a_crash(
     assert result['problems'] == ['journal: unreadable: journalctl is not installed (no systemd journal on this '
                                   'host)']
     assert result['warnings']
+
+
+def test_an_impossible_offset_in_a_file_or_the_journal_is_no_crash(run_module, tmp_path, fake_journalctl):
+    log = tmp_path / 'keystone_access.log'
+    log.write_text(ACCESS_LINE.replace('+0000', '+2500') + '\n' + ACCESS_LINE + '\n')
+    (fake_journalctl / 'journal.out').write_text(JOURNAL[0].replace('+0000', '+9999') + '\n' + JOURNAL[0] + '\n')
+    result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.API_REQ], paths=[str(log)],
+                    journal_units=['nova-*'], until='2026-12-03 14:00:00')
+    assert [(r['file'], r['time']) for r in result['records']] == [
+        (str(log), '2026-12-03T13:22:05.000+00:00'), ('journal', '2026-12-03T13:22:07.400+00:00')]
+    assert result['problems'] == []
+
+
+def test_a_value_error_while_reading_is_a_problem_not_a_crash(run_module, tmp_path, monkeypatch, fake_journalctl):
+    log = tmp_path / 'keystone_access.log'
+    log.write_text(ACCESS_LINE + '\n')
+
+    def refuse(line, reference=None):
+        raise ValueError('a line it could not take')
+    monkeypatch.setattr(log_records, 'parse_header', refuse)
+    result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.API_REQ], paths=[str(log)],
+                    journal_units=['nova-*'], until='2026-12-03 14:00:00')
+    assert result['records'] == []
+    assert result['problems'] == [f'{log}: unreadable: a line it could not take',
+                                  'journal: unreadable: reading its output failed: a line it could not take']
+
+
+def test_no_temporary_file_for_journalctls_errors_is_a_problem_not_a_crash(run_module, tmp_path, monkeypatch,
+                                                                           fake_journalctl):
+    def no_file():
+        raise FileNotFoundError(errno.ENOENT, 'No usable temporary directory found in [\'/tmp\']')
+    monkeypatch.setattr(search_utils.tempfile, 'TemporaryFile', no_file)
+    result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.API_REQ], journal_units=['nova-*'])
+    assert result['problems'] == ['journal: unreadable: journalctl could not run: No usable temporary directory '
+                                  'found in [\'/tmp\']']
+
+
+def test_journalctl_exiting_a_little_after_the_end_of_its_output_is_waited_for(run_module, tmp_path, monkeypatch,
+                                                                              fake_journalctl):
+    script = fake_journalctl / 'bin' / 'journalctl'
+    script.write_text(script.read_text().replace('exit $(', 'exec >&-\nsleep 0.5\nexit $('))
+    result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert len(result['records']) == 3 and result['problems'] == []
+    monkeypatch.setattr(search_utils, 'JOURNAL_EXIT_WAIT', 0.2)
+    script.write_text(script.read_text().replace('sleep 0.5\nexit $(cat', 'exec sleep 5\nexit $(cat'))
+    result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.INSTANCE], journal_units=['nova-*'])
+    assert len(result['records']) == 3
+    assert result['problems'] == ['journal: unreadable: journalctl was killed: it had not exited 0.2 s after the end '
+                                  'of its output']
