@@ -346,6 +346,8 @@ def parse_header(line, reference=None):
             record = _apache_error(line)
         elif first.isdigit() or first.isalpha():
             record = _syslog(line, reference) or _haproxy(line) or _apache_access(line)
+        elif first == ':':   # haproxy's IPv6 client (::ffff:10.0.0.1:5555, ::1:5555)
+            record = _haproxy(line)
     if record is not None:
         record.line = line
     return record

@@ -230,3 +230,13 @@ def test_a_time_with_an_impossible_offset_is_no_time_and_its_line_continues_the_
     assert log_records.parse_header(line) is None
     [record] = parse([JOURNAL_PLAIN, line], 'journal')
     assert record['message'].splitlines() == ['Starting nova-compute, pid 99', line]
+
+
+@pytest.mark.parametrize('client', ['::ffff:10.0.0.1:5555', '::1:5555'])
+def test_a_haproxy_line_of_an_ipv6_client_starting_with_a_colon_is_a_record_of_its_own(client):
+    bare = HAPROXY_HTTP.split(': ', 1)[1]
+    line = bare.replace('10.0.0.1:51890', client).replace('15:00:00.123', '15:00:04.500')
+    first, second = parse([bare, line], '/var/log/kolla/haproxy/haproxy.log')
+    assert (second['time'], second['level'], second['logger']) == ('2026-12-04T15:00:04.500+00:00', 'ERROR',
+                                                                   'haproxy.http')
+    assert second['message'].startswith(f'{client} nova_api nova_api_back/ctl2 ') and first['time'] != second['time']
