@@ -269,8 +269,8 @@ def test_no_temporary_file_for_journalctls_errors_is_a_problem_not_a_crash(run_m
                                   'found in [\'/tmp\']']
 
 
-def test_journalctl_exiting_a_little_after_the_end_of_its_output_is_waited_for(run_module, tmp_path, monkeypatch,
-                                                                              fake_journalctl):
+def test_journalctl_exiting_a_little_after_the_end_of_its_output_is_waited_for(
+        run_module, tmp_path, monkeypatch, fake_journalctl):
     script = fake_journalctl / 'bin' / 'journalctl'
     script.write_text(script.read_text().replace('exit $(', 'exec >&-\nsleep 0.5\nexit $('))
     result = search(run_module, str(tmp_path / 'none'), terms=[log_trees.INSTANCE], journal_units=['nova-*'])
