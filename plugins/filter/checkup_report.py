@@ -16,8 +16,9 @@ description:
     archive_deleted_rows)), V(messaging_queues) (C(rabbitmq_queue_info): queues with messages and no consumer,
     high for RPC topics), V(conductors_ping) (C(nova_conductor_ping) per controller: a conductor that does not answer is
     critical), V(instances_stuck) (C(nova_instance_triage) of every instance in ERROR or stuck: one finding per
-    verdict and step, high for instances stuck in a task_state or on a host whose nova-compute is down, medium for
-    instances in ERROR)."
+    verdict and step, high for instances stuck in a task_state (medium for a snapshot, disk copy, live migration or
+    shelve younger than three times the threshold), medium for instances in ERROR; an unreadable cell is a medium
+    C(unverifiable) finding, a selection cut at its limit an info C(limit) one)."
   - "Checks run on each host of a group, whose result is a dict of module results by host: V(galera_state)
     (C(galera_status): critical out of the Primary component, high not Synced), V(timeout_order) (C(galera_timeouts)
     with C(fail=false): high when connection_recycle_time < wait_timeout < haproxy timeout does not hold),

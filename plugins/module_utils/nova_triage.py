@@ -204,17 +204,18 @@ class Triage:
                 for cell in self.cells]
 
     def select(self, limit):
-        """UUIDs of the instances in ERROR or in a task_state for longer than stuck_after, oldest change first."""
+        """UUIDs of the instances in a task_state for longer than stuck_after, then of those in ERROR, each oldest
+        change first: a cloud's old ERROR leftovers never crowd a newly stuck instance out of the limit."""
         found = []
         for cell in self.cells:
             if not cell.reachable:
                 continue
-            rows = self._read(cell, 'SELECT uuid, COALESCE(updated_at, created_at) AS changed FROM instances '
-                                    "WHERE deleted = 0 AND (vm_state = 'error' OR (task_state IS NOT NULL AND "
-                                    'COALESCE(updated_at, created_at) < %s)) ORDER BY changed, uuid LIMIT %s',
+            rows = self._read(cell, "SELECT uuid, vm_state = 'error' AS failed, COALESCE(updated_at, created_at) AS changed "
+                                    "FROM instances WHERE deleted = 0 AND (vm_state = 'error' OR (task_state IS NOT NULL "
+                                    'AND COALESCE(updated_at, created_at) < %s)) ORDER BY failed, changed, uuid LIMIT %s',
                               (self._cutoff(), limit))
-            found.extend((row['changed'], row['uuid']) for row in rows or ())
-        return [uuid for _changed, uuid in sorted(found)[:limit]]
+            found.extend((bool(row['failed']), row['changed'], row['uuid']) for row in rows or ())
+        return [uuid for _failed, _changed, uuid in sorted(found)[:limit]]
 
     def _cutoff(self):
         return self.now - datetime.timedelta(seconds=self.stuck_after)

@@ -34,7 +34,8 @@ options:
       - The UUIDs of the instances to triage. A UUID that matches nothing gives a RV(instances[].verdict) of
         V(not_found).
       - Empty, the module triages every instance in C(ERROR) or in a task_state for longer than O(stuck_after)
-        seconds, in every readable cell, at most O(max_instances), those stuck longest first.
+        seconds, in every readable cell, at most O(max_instances): the stuck ones first (longest first), then those in
+        C(ERROR) (oldest first), so old C(ERROR) instances never crowd a stuck one out.
     type: list
     elements: str
     default: []
@@ -132,7 +133,7 @@ checked_at:
   type: str
   sample: "2026-12-03T16:40:00"
 instances:
-  description: One report per instance triaged, in the order given (or stuck longest first).
+  description: One report per instance triaged, in the order given (or stuck ones first, longest first, then C(ERROR)).
   returned: always
   type: list
   elements: dict

@@ -8,6 +8,8 @@ a previous run, and the gate a change window uses.
 Each check reads one module's result. A check whose module failed is "not run", with why, never "passed".
 """
 
+import json
+
 SCHEMA = 'openstack_ops.checkup/v1'
 SEVERITIES = ('info', 'low', 'medium', 'high', 'critical')
 LEAKED = ('orphan', 'deleted_instance', 'stale_source')
@@ -408,15 +410,25 @@ def stale_config(host, result):
 
 
 # nova_instance_triage's verdicts that are findings: how close each is to seed 004's hung boots (a service that
-# no longer moves an instance on) or seed 000's failed ones
-TRIAGE_SEVERITY = dict(stuck='high', host_down='high', error='medium')
+# no longer moves an instance on) or seed 000's failed ones. Steps that often outlast checkup_stuck_after on a
+# healthy cloud (a big disk copied or uploaded) are medium until three times that.
+TRIAGE_SEVERITY = dict(stuck='high', error='medium')
+LONG_STEPS = ('snapshot', 'resize: moving the disk', 'live migration', 'shelve')
 TRIAGE = ('ansible-playbook openstack_ops.runbooks.triage_instance -e @nova_db.yml -e \'{{"triage_instance_instances": '
           '{uuids}}}\'  # then trace_request.yml with the trace_request_terms it prints')
 
 
+def _stuck_severity(verdict, step, oldest, stuck_after):
+    if verdict == 'stuck' and step in LONG_STEPS and (oldest or 0) < 3 * (stuck_after or 0):
+        return 'medium'
+    return TRIAGE_SEVERITY[verdict]
+
+
 def instances_stuck(result):
     """nova_instance_triage of every instance in ERROR or stuck: one finding per verdict and step, with its instances
-    (the longest in that state first), the services to read and the triage that says more."""
+    (the longest in that state first), the services to read and the triage that says more; a cell it could not read
+    (its instances unseen) and a selection cut at its limit are said too."""
+    selection = result.get('selection') or {}
     groups = {}
     for instance in result.get('instances') or []:
         verdict = instance.get('verdict')
@@ -429,17 +441,32 @@ def instances_stuck(result):
         uuids = [i.get('instance_uuid') for i in found]
         services = (found[0].get('step') or {}).get('services') or []
         oldest = found[0].get('state_age_seconds')
-        what = dict(stuck=f'stuck in {step}', host_down=f'on a host whose nova-compute is down ({step})',
-                    error=f'in ERROR (failed in {step})')[verdict]
+        what = dict(stuck=f'stuck in {step}', error=f'in ERROR (failed in {step})')[verdict]
         findings.append(_finding(
-            'instances_stuck', f'{verdict} {step}', TRIAGE_SEVERITY[verdict],
+            'instances_stuck', f'{verdict} {step}', _stuck_severity(verdict, step, oldest, selection.get('stuck_after')),
             f'{len(found)} instance(s) {what}'
             + (f', the oldest for {round(oldest)} s' if oldest is not None else '')
             + (f'; read {", ".join(services)}' if services else ''), len(found),
             dict(instances=uuids[:50], more=max(len(uuids) - 50, 0), services=services,
                  hosts=sorted({i.get('host') for i in found if i.get('host')}),
                  first=found[0].get('summary')),
-            TRIAGE.format(uuids=str(uuids[:20]).replace("'", '"')), kind=verdict))
+            TRIAGE.format(uuids=json.dumps(uuids[:20])) + (f' (the first 20 of {len(uuids)})' if len(uuids) > 20 else ''),
+            kind=verdict))
+    unread = [cell for cell in result.get('cells') or [] if not cell.get('reachable')]
+    if unread:
+        findings.append(_finding(
+            'instances_stuck', 'cells', 'medium',
+            f'{len(unread)} cell database(s) could not be read, so their instances were not triaged: '
+            + ', '.join(f'{cell.get("name")} ({cell.get("error")})' for cell in unread), len(unread),
+            dict(cells=[dict(name=cell.get('name'), uuid=cell.get('uuid'), error=cell.get('error')) for cell in unread]),
+            'Check the cell_mappings database_connection of each (nova-manage cell_v2 list_cells --verbose) and that '
+            'this controller reaches it', kind='unverifiable'))
+    limit = selection.get('limit')
+    if limit and len(result.get('instances') or []) >= limit:
+        findings.append(_finding(
+            'instances_stuck', 'limit', 'info',
+            f'checkup_max_triaged ({limit}) instances triaged: there may be more in ERROR (stuck ones come first)',
+            limit, dict(limit=limit), 'Raise checkup_max_triaged, or run triage_instance.yml', kind='limit'))
     return findings
 
 

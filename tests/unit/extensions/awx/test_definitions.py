@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The AWX/AAP definitions (extensions/awx) against AWX's own rules and the runbooks they drive."""
 
+import datetime
 import json
 import os
 import re
@@ -244,6 +245,8 @@ def test_the_daily_check_up_is_scheduled_and_only_read_only_jobs_are():
         rule = rrulestr(schedule['rrule'].replace(' RRULE:', '\nRRULE:'))
         first, second = rule[0], rule[1]
         assert (second - first).total_seconds() == 86400 and first.tzinfo is not None, schedule['rrule']
+        # its first run is already past: a start date to come would leave the schedule idle until then
+        assert first <= datetime.datetime.now(datetime.timezone.utc), schedule["rrule"]
     checkup = TEMPLATE_BY_NAME['openstack_ops checkup']['extra_vars']
     assert checkup['checkup_previous'] == checkup['checkup_report_path']
 

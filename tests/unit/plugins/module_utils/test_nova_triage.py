@@ -37,10 +37,11 @@ class FakeDatabase:
         args = list(args or ())
         if "vm_state = 'error' OR" in sql:    # the selection of ERROR or stuck instances
             cutoff, limit = args
-            rows = [dict(row, changed=row['updated_at'] or row['created_at']) for row in rows
-                    if not row['deleted'] and (row['vm_state'] == 'error' or (
+            rows = [dict(row, changed=row['updated_at'] or row['created_at'], failed=int(row['vm_state'] == 'error'))
+                    for row in rows if not row['deleted'] and (row['vm_state'] == 'error' or (
                         row['task_state'] and (row['updated_at'] or row['created_at']) < cutoff))]
-            return sorted(rows, key=lambda row: (row['changed'], row['uuid']))[:limit]
+            assert 'ORDER BY failed, changed, uuid' in sql
+            return sorted(rows, key=lambda row: (row['failed'], row['changed'], row['uuid']))[:limit]
         where = sql.split(' WHERE ', 1)[1] if ' WHERE ' in sql else ''
         for match in re.finditer(r'`?(\w+)`? (= %s|IN \(([%s, ]+)\))', where):
             column = match.group(1)
@@ -230,3 +231,13 @@ def test_step_table_and_decoding():
     assert nova_triage.step_of('something-new')['name'] == 'something-new'
     assert nova_triage.decode('a \\u4e3b b') == 'a 主 b'
     assert nova_triage.is_uuid(VM) and not nova_triage.is_uuid('vm1')
+
+
+def test_stuck_instances_come_before_older_error_instances_so_a_limit_never_hides_them():
+    rows = [instance('aaaaaaaa-0000-4000-8000-000000000002', vm_state='error', updated_at=ago(90000)),
+            instance('aaaaaaaa-0000-4000-8000-000000000006', vm_state='error', updated_at=ago(80000)),
+            instance('aaaaaaaa-0000-4000-8000-000000000003', task_state='spawning', updated_at=ago(700))]
+    found = triage(cloud(cell1=dict(instances=rows)), stuck_after=600)
+    assert found.select(1) == ['aaaaaaaa-0000-4000-8000-000000000003']
+    assert found.select(10) == ['aaaaaaaa-0000-4000-8000-000000000003', 'aaaaaaaa-0000-4000-8000-000000000002',
+                                'aaaaaaaa-0000-4000-8000-000000000006']

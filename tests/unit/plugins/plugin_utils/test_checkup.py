@@ -168,6 +168,24 @@ def test_instances_in_error_or_stuck_are_one_finding_per_verdict_and_step_the_ol
     assert stuck['seeds'] == ['004', '000']
 
 
+def test_instances_stuck_says_what_it_could_not_see_and_judges_long_disk_steps_by_three_times_the_threshold():
+    result = dict(selection=dict(mode='error_or_stuck', stuck_after=600, limit=3),
+                  cells=[dict(name='cell0', reachable=True), dict(name='cell2', uuid='c2', reachable=False,
+                                                                  error='Cannot connect to db2:3306')],
+                  instances=[triaged('u1', 'stuck', 'snapshot', 1200), triaged('u2', 'stuck', 'live migration', 2000),
+                             triaged('u3', 'stuck', 'spawning', 700)])
+    found = {f['subject']: f for f in checkup.report(dict(healthy_results(), instances_stuck=result))['findings']}
+    assert {subject: f['severity'] for subject, f in found.items()} == {
+        'stuck snapshot': 'medium',             # 1200 s: a big disk may take that long, under 3 x 600 s
+        'stuck live migration': 'high',         # 2000 s: over 3 x 600 s
+        'stuck spawning': 'high', 'cells': 'medium', 'limit': 'info'}
+    assert found['cells']['id'] == 'instances_stuck.unverifiable' and 'cell2 (Cannot connect' in found['cells']['title']
+    assert found['limit']['title'].startswith('checkup_max_triaged (3) instances triaged')
+    many = dict(instances=[triaged(f'e{n:02d}', 'error', 'spawning', n) for n in range(25)])
+    [error] = checkup.instances_stuck(many)
+    assert error['fix'].endswith('(the first 20 of 25)') and len(error['evidence']['instances']) == 25
+
+
 def test_a_check_whose_module_failed_is_not_run_and_an_unselected_one_is_said():
     results = healthy_results()
     results['messaging_queues'] = dict(failed=True, msg='Cannot reach the RabbitMQ management API at 127.0.0.1:1')
