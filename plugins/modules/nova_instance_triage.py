@@ -34,7 +34,7 @@ options:
       - The UUIDs of the instances to triage. A UUID that matches nothing gives a RV(instances[].verdict) of
         V(not_found).
       - Empty, the module triages every instance in C(ERROR) or in a task_state for longer than O(stuck_after)
-        seconds, in every readable cell, at most O(max_instances): the stuck ones first (longest first), then those in
+        seconds, in every readable cell, at most O(max_instances), the stuck ones first (longest first), then those in
         C(ERROR) (oldest first), so old C(ERROR) instances never crowd a stuck one out.
     type: list
     elements: str
