@@ -1,6 +1,7 @@
 """After converge and side_effect: the values run on every node and survived the rolling restart, the option file
 kept the operator's comments and was backed up, the cluster stayed Primary and Synced throughout, each bad input
-failed naming its problem, and kolla mode wrote only the deploy host's override and the runtime values."""
+failed naming its problem, kolla mode wrote only the deploy host's override and the runtime values, and the pages of
+the rolling restart and of the single-writer fix open in Chromium with the JSON's numbers."""
 import json
 import re
 
@@ -9,6 +10,7 @@ import testinfra
 
 from tests.galera_lab import watch, writes
 from tests.galera_lab.lab import GaleraLab, NODES
+from tests.integration.test_report_html_browser import check_page
 
 LAB = GaleraLab()
 OPTION_FILE = "/etc/mysql/mariadb.conf.d/99-openstack-ops.cnf"
@@ -168,3 +170,71 @@ def test_writes_through_any_node_s_haproxy_land_on_gal1_and_reads_see_them():
         result = writes.run(LAB, 3, via)
         assert result["commits"] == {"gal1": 3, "gal2": 0, "gal3": 0}, result
         assert result["served"] == {"gal1": 3} and result["last_read_rows"] == result["rows"], result
+
+
+def report_of(run, name):
+    path = LAB.cfg.path("galera", "reports", run, f"{name}.json")
+    return path, json.loads(path.read_text())
+
+
+def test_the_rolling_restart_page_shows_every_node_restarted():
+    """side_effect's tune_galera.yml run (a restart-only variable), its page opened in headless Chromium: a section
+    per node with the changed settings and the restart, the numbers the JSON's."""
+    path, report = report_of("rolling-restart", "tune-galera")
+    assert [host["host"] for host in report["hosts"]] == list(NODES)
+    assert report["result"] == "changed" and not report["check_mode"]
+    for host in report["hosts"]:
+        assert "innodb_log_buffer_size" in host["changed_settings"] and host["restarted"], host
+    page = check_page(path.with_suffix(".html"), report, "tuning", "molecule-tune-galera-rolling-restart")
+    for section in page.find("section", data_host=True):
+        assert "innodb_log_buffer_size" in section["text"] and "33554432" in section["text"]
+
+
+def test_the_single_writer_page_shows_one_writer_per_balancer():
+    """single_writer.yml's fix_haproxy_balance.yml run (plain mode), its page opened in headless Chromium: a section
+    per load balancer naming the writers before (every node) and after (gal1)."""
+    path, report = report_of("single-writer", "fix-haproxy-balance")
+    assert [host["host"] for host in report["hosts"]] == list(NODES)
+    assert report["result"] == "changed" and report["mode"] == "plain"
+    for host in report["hosts"]:
+        [writers] = [s for s in host["settings"] if s["option"] == "active (writer) servers"]
+        assert (writers["before"], writers["after"], writers["changed"]) == ("gal1, gal2, gal3", "gal1", True), writers
+    page = check_page(path.with_suffix(".html"), report, "tuning", "molecule-fix-haproxy-balance-single-writer")
+    for section in page.find("section", data_host=True):
+        assert "gal1, gal2, gal3" in section["text"]
+
+
+def checkup_report(name):
+    return json.loads(LAB.cfg.path("galera", "reports", "checkup", f"{name}.json").read_text())
+
+
+def checks_of(report):
+    return {check["id"]: check for check in report["checks"]}
+
+
+def test_the_checkup_on_a_real_cluster_finds_seed_002s_writers_and_a_healthy_galera():
+    """single_writer.yml's check-up before the fix: every node Primary, Synced, in a cluster of 3 (galera_state
+    passed on each node, as galera_status read them), the timeout order holds, and each node's haproxy sends writes to
+    the three nodes (high, the fix named); the gate failed on it."""
+    report = checkup_report("before")
+    checks = checks_of(report)
+    for check in ("galera_state", "timeout_order"):
+        assert checks[check]["status"] == "passed" and checks[check]["hosts_run"] == list(NODES), checks[check]
+    assert checks["db_connections"]["hosts_run"] == list(NODES), checks["db_connections"]
+    writers = [f for f in report["findings"] if f["check"] == "haproxy_galera_writers"]
+    assert sorted(f["subject"] for f in writers) == [f"{name} mariadb" for name in NODES]
+    for finding in writers:
+        assert (finding["severity"], finding["value"], finding["evidence"]["active"]) == ("high", 3, list(NODES))
+        assert "runbooks.fix_haproxy_balance" in finding["fix"] and "--check --diff" in finding["fix"]
+    assert report["summary"]["gate_failed"]
+    assert not [f for f in report["findings"] if f["check"] in ("galera_state", "timeout_order")]
+
+
+def test_the_checkup_after_the_fix_names_the_writers_fixed():
+    report = checkup_report("after")
+    checks = checks_of(report)
+    assert checks["haproxy_galera_writers"]["status"] == "passed", checks["haproxy_galera_writers"]
+    assert checks["galera_state"]["status"] == "passed"
+    assert len(report["trend"]["fixed"]) == 3 and all("haproxy_galera_writers" in str(key)
+                                                         for key in report["trend"]["fixed"]), report["trend"]
+    assert not [key for key in report["trend"]["new"] if key.startswith(("haproxy_galera_writers", "galera_state"))]
