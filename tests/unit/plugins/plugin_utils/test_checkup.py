@@ -546,10 +546,14 @@ def test_conductors_ping_with_no_controller_is_skipped_and_with_no_ping_started_
                                conductors=['ctl1'])['conductors_ping'] == dict(ctl1=skipped)
 
 
-def test_the_playbook_reads_its_jobs_through_job_results():
-    """checkup.yml builds checkup__api_results with the filter, not with Jinja of its own."""
+def test_the_playbook_reads_its_jobs_through_job_results_and_removes_their_files_at_once():
+    """checkup.yml builds checkup__api_results with the filter, not with Jinja of its own, and removes every job's
+    file with one task that is not a loop (a loop is a module start per job)."""
     play = yaml.safe_load((REPO / 'playbooks' / 'checkup.yml').read_text())[-1]
     tasks = {task['name']: task for task in play['tasks']}
     expression = tasks['Report | findings, severities and the comparison with the previous run']['vars'][
         'checkup__api_results']
     assert 'openstack_ops.runbooks.checkup_job_results' in expression and '{%' not in expression
+    removal = tasks["Checks | remove the jobs' result files"]
+    assert 'loop' not in removal and removal['check_mode'] is False and removal['failed_when'] is False
+    assert "['rm', '-f', '--']" in removal['ansible.builtin.command']['argv']
