@@ -123,8 +123,8 @@ def _case(lab, name, hung):
     expected = EXPECTED | ({("conductors_ping.unanswered", hung)} if hung else set())
     status = dict(STATUS, conductors_ping="found" if hung else "passed")
     singles, last_whole = [], {}
-    with tempfile.TemporaryDirectory(prefix="bench-checkup-") as work, (
-            checkup_lab.hung_conductor(lab, hung) if hung else contextlib.nullcontext()):
+    hang = checkup_lab.hung_conductor(lab, hung) if hung else contextlib.nullcontext()
+    with hang, tempfile.TemporaryDirectory(prefix="bench-checkup-") as work:
         def whole():
             started = time.perf_counter()
             rc, report, out = _run(lab, pathlib.Path(work, "whole.json"), checkup_ping_timeout=PING_TIMEOUT)
