@@ -478,6 +478,63 @@ READERS = dict(placement_allocations=placement_allocations, cells_mappings=cells
                instances_stuck=instances_stuck)
 
 
+# ---------------------------------------------------------------- the controller's background jobs
+
+
+def _stopped_by(job):
+    return 'checkup_ping_timeout + 60' if job.get('check') == 'conductors_ping' else 'checkup_check_timeout'
+
+
+def _job_result(job, collected, wait_msg):
+    """One job's result as the report reads it (see job_results)."""
+    launch = job.get('job')
+    jid = launch.get('ansible_job_id') if isinstance(launch, dict) else None
+    if jid is None:
+        return launch   # skipped (not selected), or its launch failed: that result is the check's
+    result = collected.get(job.get('key'))
+    if result is None:
+        return dict(failed=True, msg=f'no result: job {jid} was started but not collected ({wait_msg})')
+    msg = result.get('msg')
+    if not result.get('finished'):
+        return dict(result, failed=True, msg=f'no result after waiting {int(job.get("bound")) + 10} s: job {jid} was '
+                                             f'still running' + (f' ({msg})' if msg else ''))
+    if msg == 'Timeout exceeded' and 'child_pid' in result:
+        # async_wrapper stopped the job at its bound (async: <bound>) and wrote this in its place
+        return dict(result, msg=f'no result within {job.get("bound")} s ({_stopped_by(job)}): the check was stopped')
+    stderr = str(result.get('stderr') or '').strip()
+    if result.get('failed') and isinstance(msg, str) and 'No start of json char found' in msg and stderr:
+        # the module died before it could answer (an import error, a crash): its last line of stderr says why
+        return dict(result, msg='MODULE FAILURE: ' + stderr.splitlines()[-1])
+    return result
+
+
+def job_results(jobs, collected=None, conductors=(), pings=None):
+    """The controller's checks as report() reads them, from their background jobs (async with poll 0).
+
+    jobs: [{key, check, job (the launch's registered result), bound (seconds given to async), server (a ping's
+    controller)}]; collected: the async_status wait's registered loop result (its items are the jobs); conductors:
+    checkup_conductors; pings: the ping launch task's registered result. Returns {check: module result}, with
+    conductors_ping {controller: result}. A launch with no job id (skipped, or failed) is the check's result; a job
+    not collected, not finished, stopped at its bound or whose module crashed is a failed result with why, never a
+    launch result read as the module's.
+    """
+    collected = collected or {}
+    by_key = {result['item'].get('key'): result for result in collected.get('results') or []
+              if isinstance(result.get('item'), dict)}
+    out = dict(conductors_ping={})
+    for job in jobs or []:
+        result = _job_result(job, by_key, collected.get('msg', 'the wait was skipped'))
+        if job.get('check') == 'conductors_ping':
+            out['conductors_ping'][job.get('server')] = result
+        else:
+            out[job.get('check')] = result
+    if not conductors:
+        out['conductors_ping'] = dict(skipped=True, skip_reason='no controller named in checkup_conductors')
+    elif not out['conductors_ping']:
+        out['conductors_ping'] = dict(failed=True, msg=f'no ping was started ({(pings or {}).get("msg", "no result")})')
+    return out
+
+
 # ---------------------------------------------------------------- the report
 
 

@@ -1,11 +1,15 @@
 """checkup.yml on the light lab, as tests/integration/test_checkup.py and benchmarks/bench_checkup.py run it.
 
 The controller's checks (placement, cells, messaging) with the lab's logins; the database, haproxy and nova hosts'
-plays have no host in this inventory (their checks: test_checkup_hosts.py). And two of the preconditions the test
-seeds: an allocation nobody owns (seed 000) and a message on a queue nobody consumes (seed 003).
+plays have no host in this inventory (their checks: test_checkup_hosts.py). And the preconditions the test and the
+benchmark make: an allocation nobody owns (seed 000), a message on a queue nobody consumes and a hung conductor
+(seed 003).
 """
+import contextlib
 import json
+import os
 import pathlib
+import signal
 from urllib.parse import quote
 
 from tests.integration.ansible_runner import run_playbook
@@ -65,3 +69,18 @@ def queue_without_consumer(lab, name):
         "properties": {}, "routing_key": name, "payload": "{}", "payload_encoding": "string"})
     process.wait_until(lambda: lab.rabbitmq.api(queue).get("messages_ready") == 1, 30, f"statistics of {name}")
     return queue
+
+
+@contextlib.contextmanager
+def hung_conductor(lab, host):
+    """The nova-conductor of host hung for the block, as seed 003's were: SIGSTOP to its process group (the parent
+    and its worker; the lab starts each conductor in a session of its own). It keeps its RabbitMQ consumer (the lab
+    runs without AMQP heartbeats) and answers nothing, so a ping waits its whole timeout. Resumed (SIGCONT) at the
+    end, whatever happened."""
+    pid = lab.pids[f"nova-conductor-{host}"]
+    assert process.alive(pid), f"the lab's nova-conductor on {host} is not running"
+    os.killpg(pid, signal.SIGSTOP)
+    try:
+        yield pid
+    finally:
+        os.killpg(pid, signal.SIGCONT)

@@ -432,3 +432,128 @@ def test_the_playbook_copies_of_the_roles_lists_agree_with_the_roles():
         'nova_conf_tuning', 'nova_conf_tuning_units')
     assert plays['Check-up | load balancers (read-only)']['vars']['checkup_api_services'] == default(
         'haproxy_balance', 'haproxy_balance_services')
+
+
+# ---------------------------------------------------------------- the controller's background jobs (job_results)
+
+
+def job(key, jid=None, bound=900, server=None, launch=None):
+    """A job as checkup.yml lists them (checkup__jobs): its launch started job jid, or launch (skipped, failed)."""
+    check = 'conductors_ping' if server else key
+    started = dict(started=1, finished=0, ansible_job_id=jid, results_file=f'/root/.ansible_async/{jid}', changed=False)
+    return dict(dict(key=f'{key} {server}' if server else key, check=check, job=launch or started, bound=bound),
+                **(dict(server=server) if server else {}))
+
+
+def waited(*results, **task):
+    """The async_status wait's registered loop result: each result with its job as item."""
+    return dict(task, results=[dict(result, item=item, ansible_loop_var='item') for item, result in results])
+
+
+def finished(**result):
+    return dict(dict(finished=1, started=1, changed=False), **result)
+
+
+def test_finished_jobs_are_their_modules_results_and_pings_are_by_controller():
+    jobs = [job('placement_allocations', '1.1'), job('messaging_queues', '1.2'),
+            job('conductors_ping', '1.3', bound=70, server='ctl1'), job('conductors_ping', '1.4', bound=70, server='ctl2')]
+    audit_result = finished(audit=dict(providers=[]))
+    broken = finished(failed=True, msg='Cannot reach the RabbitMQ management API at 127.0.0.1:1')
+    collected = waited((jobs[0], audit_result), (jobs[1], broken), (jobs[2], finished(answered=True)),
+                       (jobs[3], finished(answered=False, error='MessagingTimeout')), ('not a job', finished()))
+    out = checkup.job_results(jobs, collected, conductors=['ctl1', 'ctl2'], pings=dict(results=[]))
+    assert out['placement_allocations'] == dict(audit_result, item=jobs[0], ansible_loop_var='item')
+    assert out['messaging_queues']['msg'] == broken['msg'] and out['messaging_queues']['failed'] is True
+    assert sorted(out) == ['conductors_ping', 'messaging_queues', 'placement_allocations']
+    assert out['conductors_ping']['ctl1']['answered'] is True and out['conductors_ping']['ctl2']['answered'] is False
+    report = {c['id']: c for c in checkup.report(out, selected=['placement_allocations', 'messaging_queues',
+                                                                'conductors_ping'])['checks']}
+    assert report['messaging_queues']['status'] == 'not_run' and report['placement_allocations']['status'] == 'passed'
+    assert report['conductors_ping']['status'] == 'found'
+
+
+def test_a_launch_that_was_skipped_or_failed_is_the_checks_result():
+    skipped = dict(changed=False, skipped=True, skip_reason='Conditional result was False')
+    failed = dict(failed=True, msg='async_wrapper could not start the module')
+    not_started = dict(failed=True, msg='the check was not started')
+    jobs = [job('cells_mappings', launch=skipped), job('messaging_queues', launch=failed),
+            job('instances_stuck', launch=not_started)]
+    out = checkup.job_results(jobs, waited(), conductors=['ctl1'], pings=dict(results=[]))
+    assert (out['cells_mappings'], out['messaging_queues'], out['instances_stuck']) == (skipped, failed, not_started)
+
+
+def test_a_job_started_but_never_collected_says_why_the_wait_did_not_have_it():
+    jobs = [job('cells_mappings', '2.1')]
+    assert checkup.job_results(jobs, dict(skipped=True), conductors=['ctl1'])['cells_mappings'] == dict(
+        failed=True, msg='no result: job 2.1 was started but not collected (the wait was skipped)')
+    assert checkup.job_results(jobs, dict(failed=True, msg='retries must be a number'), conductors=['ctl1'])[
+        'cells_mappings']['msg'] == 'no result: job 2.1 was started but not collected (retries must be a number)'
+    assert checkup.job_results(jobs, None, conductors=['ctl1'])['cells_mappings']['msg'].endswith(
+        '(the wait was skipped)')
+
+
+def test_a_job_still_running_when_the_wait_ended_is_failed_with_its_bound_plus_the_margin():
+    jobs = [job('placement_allocations', '3.1', bound=20), job('conductors_ping', '3.2', bound=65, server='ctl1')]
+    running = dict(started=1, finished=0, ansible_job_id='3.1', failed=True, attempts=31)
+    out = checkup.job_results(jobs, waited((jobs[0], running), (jobs[1], dict(running, msg='retries exhausted'))),
+                              conductors=['ctl1'])
+    assert out['placement_allocations'] == dict(running, item=jobs[0], ansible_loop_var='item', failed=True,
+                                                msg='no result after waiting 30 s: job 3.1 was still running')
+    assert out['conductors_ping']['ctl1']['msg'] == (
+        'no result after waiting 75 s: job 3.2 was still running (retries exhausted)')
+    assert checkup.report(out, selected=['placement_allocations'])['summary']['not_run'] == ['placement_allocations']
+
+
+def test_a_job_stopped_at_its_bound_names_the_variable_that_set_it():
+    jobs = [job('messaging_queues', '4.1', bound=3), job('conductors_ping', '4.2', bound=65, server='ctl2')]
+    stopped = finished(failed=1, msg='Timeout exceeded', child_pid=4242)
+    out = checkup.job_results(jobs, waited((jobs[0], stopped), (jobs[1], stopped)), conductors=['ctl2'])
+    assert out['messaging_queues']['msg'] == 'no result within 3 s (checkup_check_timeout): the check was stopped'
+    assert out['messaging_queues']['child_pid'] == 4242 and out['messaging_queues']['failed'] == 1
+    assert out['conductors_ping']['ctl2']['msg'] == (
+        'no result within 65 s (checkup_ping_timeout + 60): the check was stopped')
+    # the same message from anything but async_wrapper's stop (no child_pid) is the module's own
+    plain = finished(failed=True, msg='Timeout exceeded')
+    assert checkup.job_results(jobs[:1], waited((jobs[0], plain)), conductors=['ctl2'])['messaging_queues'][
+        'msg'] == 'Timeout exceeded'
+    why = {c['id']: c.get('why') for c in checkup.report(out, selected=['messaging_queues'])['checks']}
+    assert why['messaging_queues'] == 'no result within 3 s (checkup_check_timeout): the check was stopped'
+
+
+def test_a_module_that_crashed_is_its_last_line_of_stderr():
+    jobs = [job('cells_mappings', '5.1')]
+    crash = finished(failed=1, msg='Traceback (most recent call last)... No start of json char found', data='',
+                     stderr='Traceback (most recent call last):\n  File "x", line 1\nImportError: no module named pymysql\n')
+    out = checkup.job_results(jobs, waited((jobs[0], crash)), conductors=['ctl1'])
+    assert out['cells_mappings']['msg'] == 'MODULE FAILURE: ImportError: no module named pymysql'
+    assert out['cells_mappings']['stderr'] == crash['stderr']
+    # without stderr there is no better line: the message stays
+    silent = dict(crash, stderr='  \n')
+    assert checkup.job_results(jobs, waited((jobs[0], silent)), conductors=['ctl1'])['cells_mappings'][
+        'msg'] == crash['msg']
+
+
+def test_conductors_ping_with_no_controller_is_skipped_and_with_no_ping_started_failed():
+    assert checkup.job_results([], waited(), conductors=[])['conductors_ping'] == dict(
+        skipped=True, skip_reason='no controller named in checkup_conductors')
+    assert checkup.job_results([], waited(), conductors=['ctl1'], pings=dict(failed=True, msg='bad transport_url'))[
+        'conductors_ping'] == dict(failed=True, msg='no ping was started (bad transport_url)')
+    assert checkup.job_results([], waited(), conductors=['ctl1'])['conductors_ping'] == dict(
+        failed=True, msg='no ping was started (no result)')
+    # not selected: each controller's launch item was skipped, and is its result
+    skipped = dict(changed=False, skipped=True, skip_reason='Conditional result was False', item='ctl1')
+    assert checkup.job_results([job('conductors_ping', server='ctl1', launch=skipped)], waited(),
+                               conductors=['ctl1'])['conductors_ping'] == dict(ctl1=skipped)
+
+
+def test_the_playbook_reads_its_jobs_through_job_results_and_removes_their_files_at_once():
+    """checkup.yml builds checkup__api_results with the filter, not with Jinja of its own, and removes every job's
+    file with one task that is not a loop (a loop is a module start per job)."""
+    play = yaml.safe_load((REPO / 'playbooks' / 'checkup.yml').read_text())[-1]
+    tasks = {task['name']: task for task in play['tasks']}
+    expression = tasks['Report | findings, severities and the comparison with the previous run']['vars'][
+        'checkup__api_results']
+    assert 'openstack_ops.runbooks.checkup_job_results' in expression and '{%' not in expression
+    removal = tasks["Checks | remove the jobs' result files"]
+    assert 'loop' not in removal and removal['check_mode'] is False and removal['failed_when'] is False
+    assert "['rm', '-f', '--']" in removal['ansible.builtin.command']['argv']
