@@ -66,7 +66,8 @@ build: deps
 	@$(BIN)/ansible-galaxy collection build --force --output-path .build/dist .
 
 ## ee: the AWX/AAP execution environment (extensions/awx/ee/execution-environment.yml) built with ansible-builder and
-## podman, offline, on a local debootstrap base (tests/ee/image.py); prints its tag. EE_REBUILD=1 rebuilds it.
+## podman build --network=none on a local debootstrap base that has bindep.txt's packages (tests/ee/image.py): pip
+## reads wheels fetched on the host, apt-get fetches nothing. Prints its tag. EE_REBUILD=1 rebuilds the image.
 ee: deps
 	@bash tests/bootstrap.sh demo
 	@$(BIN)/python -m tests.ee $(if $(EE_REBUILD),--rebuild)

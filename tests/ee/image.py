@@ -1,17 +1,21 @@
 """Build the execution environment of extensions/awx/ee/execution-environment.yml with podman, offline.
 
-1. The base, once per machine (cached by tag): debootstrap minbase bookworm with python3, python3-pip and
-   python3-venv, `podman import`ed, never pulled. Debian refuses ensurepip for its system Python, which
-   ansible-builder's pip_install script runs: the definition skips it (options.skip_pip_install) and Debian's pip
-   does the work; assemble makes a venv (python3-venv).
+1. The base, once per machine (cached by tag): debootstrap minbase bookworm with python3, python3-pip,
+   python3-venv and every package bindep.txt names for the image's platform (Debian 12, bindep's profiles as
+   ansible-builder's assemble asks for them), `podman import`ed, never pulled; its apt package lists are removed.
+   Its tag ends in a digest of that package list, and the definition names it (a unit test and build() check
+   they agree). Debian refuses ensurepip for its system Python, which ansible-builder's pip_install script runs:
+   the definition skips it (options.skip_pip_install) and Debian's pip does the work; assemble makes a venv
+   (python3-venv).
 2. The collection tarball (`ansible-galaxy collection build`, what `make build` does).
 3. Every Python package the image needs, as wheels fetched on this host with its pip configuration and
    constraints.txt (Debian 12's Python 3.11 in the image is the venv's): ansible-core, ansible-runner,
    requirements.txt, and what ansible-builder's own stages install (bindep, PyYAML, packaging, dumb-init).
 4. `ansible-builder create` writes the build context (its Containerfile and scripts, unchanged); the wheels are
-   copied into it; `podman build --pull=never` builds it. pip inside the build never reaches an index: the
-   definition sets PIP_NO_INDEX and PIP_FIND_LINKS to the wheels. apt-get reaches the Debian mirror (as debootstrap
-   does) for the packages bindep.txt names, which ansible-builder's assemble/install-from-bindep scripts install.
+   copied into it; `podman build --pull=never --network=none` builds it, so anything in the build that reaches for
+   the network fails it. pip reads only the wheels (the definition sets PIP_NO_INDEX and PIP_FIND_LINKS),
+   ansible-galaxy installs the collection tarball with --offline, and the `apt-get install` of ansible-builder's
+   scripts (python3, then bindep's list; assemble's compile list is empty) finds every package installed already.
 
 The image's tag carries the collection's version and a digest of everything that goes into it, so a stale image is
 never reused, and podman's layer cache makes a rebuild after a collection change short.
@@ -25,6 +29,7 @@ import tempfile
 import time
 
 import yaml
+from bindep.depends import Depends
 
 from tests.controller_lab import host
 
@@ -34,7 +39,13 @@ BUILD = ROOT / ".build" / "ee"
 # The wheels are what ansible-builder's additional_build_files copies from here.
 WHEELS = BUILD / "wheels"
 MIRROR = "http://deb.debian.org/debian"
-BASE_PACKAGES = ("python3", "python3-pip", "python3-venv")
+SUITE = "bookworm"
+PYTHON_PACKAGES = ("python3", "python3-pip", "python3-venv")
+# The image to bindep in the build: Depends.platform_profiles() on Debian 12 bookworm (a unit test checks it)
+PLATFORM = ("platform:base-py3", "platform:debian", "platform:debian-12", "platform:debian-bookworm", "platform:dpkg")
+# What ansible-builder's assemble (3.2.0) asks bindep: `bindep -l newline`, the default profile's packages, installed
+# or not, which install-from-bindep installs; and `bindep -b compile`, the compile profile's missing ones it installs
+BINDEP_PROFILES = ("default", "compile")
 # What ansible-builder's own Containerfile installs with pip besides the definition's packages (3.2.0).
 BUILDER_PIP = ("bindep", "PyYAML", "packaging", "dumb-init==1.2.5")
 BIN = pathlib.Path(sys.executable).parent
@@ -46,6 +57,22 @@ def definition():
 
 def base_image():
     return definition()["images"]["base_image"]["name"]
+
+
+def bindep_packages():
+    """The packages bindep.txt names for the image's platform, as bindep in the build selects them."""
+    depends = Depends((ROOT / "bindep.txt").read_text())
+    return sorted({rule[0] for profile in BINDEP_PROFILES for rule in depends.active_rules([profile, *PLATFORM])})
+
+
+def base_packages():
+    return sorted({*PYTHON_PACKAGES, *bindep_packages()})
+
+
+def base_tag():
+    """The tag of the base these packages make: a base that lacks one is never reused."""
+    digest = hashlib.sha256(" ".join(base_packages()).encode()).hexdigest()[:8]
+    return f"localhost/openstack_ops-ee-base:{SUITE}-{digest}"
 
 
 def image():
@@ -77,6 +104,9 @@ def build(log=print, rebuild=False):
     The podman host fixes first (tests/controller_lab/host.py: rlimits, and cgroup v1 mounts on a hybrid host, where
     crun refuses to run a container, a build step or a job's container, while a controller is left in cgroup2).
     """
+    if base_image() != base_tag():
+        raise RuntimeError(f"{DEFINITION.relative_to(ROOT)} names the base {base_image()}, but its packages"
+                           f" (bindep.txt) make it {base_tag()}: write that into images.base_image.name")
     host.apply(log)
     tag = image()
     if exists(tag) and not rebuild:
@@ -93,11 +123,16 @@ def build(log=print, rebuild=False):
         _run([str(BIN / "ansible-builder"), "create", "-f", str(DEFINITION), "-c", str(context),
               "--output-filename", "Containerfile"], "ansible-builder create")
         assert (context / "_build" / "collections" / tarball.name).exists()
-        log(f"podman build --pull=never -> {tag}")
-        _run(["podman", "build", "--pull=never", "--layers", "-f", str(context / "Containerfile"), "-t", tag,
-              str(context)], "podman build")
+        log(f"podman build --pull=never --network=none -> {tag}")
+        _run(podman_build(context, tag), "podman build")
     log(f"built {tag} in {time.monotonic() - started:.0f} s")
     return tag
+
+
+def podman_build(context, tag):
+    """The build's argv: from the local base only, and no network for any step."""
+    return ["podman", "build", "--pull=never", "--network=none", "--layers", "-f", str(context / "Containerfile"),
+            "-t", tag, str(context)]
 
 
 def _run(argv, what, **kwargs):
@@ -133,12 +168,15 @@ def _build_base(log):
             raise RuntimeError(f"{tool} is missing: apt-get install -y podman debootstrap")
     with tempfile.TemporaryDirectory(prefix="openstack_ops-ee-rootfs-") as tmp:
         rootfs = pathlib.Path(tmp, "rootfs")
-        log(f"debootstrap --variant=minbase bookworm ({', '.join(BASE_PACKAGES)}) into {rootfs}")
-        _run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", "bookworm",
+        packages = base_packages()
+        log(f"debootstrap --variant=minbase {SUITE} ({', '.join(packages)}) into {rootfs}")
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(packages)}", SUITE,
               str(rootfs), MIRROR], "debootstrap")
-        shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)
-        (rootfs / "var/cache/apt/archives/partial").mkdir(parents=True, exist_ok=True)
-        # no recommended packages in anything apt-get installs later (bindep's packages), and no service started
+        # no package lists: apt-get in the build knows only what is installed, and can fetch nothing
+        for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            shutil.rmtree(rootfs / cache, ignore_errors=True)
+            (rootfs / cache / "partial").mkdir(parents=True, exist_ok=True)
+        # for an image made from this one: no recommended packages in what apt-get installs, and no service started
         (rootfs / "etc/apt/apt.conf.d/90openstack-ops-ee").write_text(
             'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n')
         policy = rootfs / "usr/sbin/policy-rc.d"
