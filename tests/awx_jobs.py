@@ -10,12 +10,13 @@ jobs, `--diff` when the template asks; run by ansible-runner.
 Two ways to run it:
 - in the execution environment (Jobs(..., image=tag)): ansible-runner with podman process isolation in the image
   `make ee` builds, as AWX does; the persistent directory /var/lib/openstack_ops (AWX_ISOLATION_SHOW_PATHS) is a host
-  directory mounted into the container, and every host of the inventory is reached with a local connection inside it;
+  directory mounted into the container, and the hosts a test names (groups) are reached with a local connection in it;
 - without process isolation (image=None): the same private data dir, run by the host's ansible-runner with the
   ansible-playbook of this virtualenv and the repository's collection (.build/collections) against a static inventory
   whose hosts keep their own connection (the Galera lab's containers.podman.podman, which a job inside the container
   could not use). What AWX does that this does not: the container, its image's Python, collections and the paths
-  it mounts; a job's files (reports) are written on this host.
+  it mounts, and a clean environment (this process's, molecule's ANSIBLE_CONFIG in a verify, reaches the job); a
+  job's files (reports) are written on this host.
 """
 import json
 import os
@@ -95,8 +96,9 @@ class Jobs:
 
     def __init__(self, root, credentials, image=None, inventory=None):
         self.root, self.logins, self.image, self.inventory = root, credentials, image, inventory
-        self.persistent = root / "persistent"
-        self.persistent.mkdir()
+        self.persistent = root / "persistent"     # mounted as /var/lib/openstack_ops (process isolation only)
+        if image:
+            self.persistent.mkdir()
         # the values of the credential types' secret fields must never reach a job's events
         self.secrets = [str(inputs[field["id"]]) for name, inputs in credentials.items() if name in CREDENTIAL_TYPES
                         for field in TYPES[CREDENTIAL_TYPES[name]]["inputs"]["fields"]
