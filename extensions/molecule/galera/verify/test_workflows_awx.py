@@ -37,7 +37,7 @@ DENIED_WAIT_TIMEOUT = 4500
 def jobs(tmp_path_factory):
     """The credentials the two templates take, as an operator would enter them for this cluster: the machine
     credential's user root (the podman connection's `podman exec --user root`) and a database login every node
-    accepts (OPS_USER@'%', made here when the lab has none)."""
+    accepts, from any address or through its socket (OPS_USER, which GaleraLab.ops_account() makes when missing)."""
     LAB.ops_account()
     logins = {
         "openstack_ops machine": {"username": "root"},
