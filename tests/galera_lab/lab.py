@@ -23,6 +23,8 @@ NODES = ("gal1", "gal2", "gal3")
 CLUSTER_NAME = "opsctl_galera_lab"
 # Lab-only password of the MariaDB root and ops users (never used outside the lab's network).
 ROOT_PASSWORD = "galera-lab-secret"
+# A login to every node with every privilege, as an AWX database credential names one (ops_account()).
+OPS_USER = "ops"
 DROPIN_DIR = "/etc/mysql/mariadb.conf.d"
 
 GALERA_CNF = """\
@@ -218,16 +220,35 @@ class GaleraLab:
             time.sleep(0.5)
         raise process.LabError(f"{name}: systemd did not finish booting in 60s")
 
-    def _write_files(self, name):
-        addresses = ",".join(self.hosts.values())
+    def haproxy_cfg(self):
+        """Seed 002's haproxy.cfg, as `up` writes it on every node: every node a writer."""
         servers = "\n".join(f"    server {other} {ip}:3306 check inter 2000 rise 2 fall 5"
                             for other, ip in self.hosts.items())
+        return HAPROXY_CFG.format(servers=servers)
+
+    def multi_writer(self):
+        """Seed 002's haproxy.cfg back on every node, haproxy restarted on it (after a fix made one writer)."""
+        for name in NODES:
+            self.exec(name, "sh", "-c", "cat > /etc/haproxy/haproxy.cfg && chmod 0644 /etc/haproxy/haproxy.cfg",
+                      stdin=self.haproxy_cfg())
+            self.exec(name, "systemctl", "restart", "haproxy")
+
+    def ops_account(self):
+        """OPS_USER with ROOT_PASSWORD and every privilege (SET GLOBAL needs them), from any address and through the
+        socket (@localhost: an anonymous ''@localhost would otherwise take a socket login), made on gal1 and
+        replicated to the others; kept when it exists."""
+        self.sql(NODES[0], "; ".join(
+            f"CREATE USER IF NOT EXISTS '{OPS_USER}'@'{host}' IDENTIFIED BY '{ROOT_PASSWORD}'; "
+            f"GRANT ALL PRIVILEGES ON *.* TO '{OPS_USER}'@'{host}'" for host in ("%", "localhost")))
+
+    def _write_files(self, name):
+        addresses = ",".join(self.hosts.values())
         files = {
             f"{DROPIN_DIR}/60-galera.cnf": GALERA_CNF.format(cluster=CLUSTER_NAME, addresses=addresses,
                                                              ip=self.hosts[name], name=name),
             f"{DROPIN_DIR}/99-openstack-ops.cnf": OPS_CNF,
             "/root/.my.cnf": MY_CNF.format(password=ROOT_PASSWORD),
-            "/etc/haproxy/haproxy.cfg": HAPROXY_CFG.format(servers=servers),
+            "/etc/haproxy/haproxy.cfg": self.haproxy_cfg(),
             "/etc/systemd/system/haproxy.service.d/lab.conf": HAPROXY_DROPIN,
             "/etc/nova/nova.conf": NOVA_CONF.format(name=name),
             "/etc/placement/placement.conf": PLACEMENT_CONF,

@@ -2,162 +2,51 @@
 execution environment the way AWX runs a job (test_awx_ee.py runs audit_placement the same way), and the approval
 workflows chained node by node with the artifacts each job really leaves.
 
-A job is the private data dir AWX writes: env/extravars (the template's own extra vars trusted, survey defaults and
-answers and the artifacts of earlier workflow nodes `!unsafe`), the credentials injected as their types say (the
-database / RabbitMQ / transport URL types' extra vars files passed with `-e @`, AWX's OpenStack credential as a
-clouds.yaml whose cloud is devstack), an inventory script, `-u root`, `--check` for check jobs, `--diff` when the
-template asks; run by ansible-runner with podman process isolation in the image `make ee` builds. The job's
-persistent directory /var/lib/openstack_ops (what the README says to expose to jobs, AWX_ISOLATION_SHOW_PATHS) is a
-host directory mounted into the container, as AWX mounts the paths it shows: reports and backups are read there.
+A job is the private data dir AWX writes (tests/awx_jobs.py): env/extravars (the template's own extra vars trusted,
+survey defaults and answers and the artifacts of earlier workflow nodes `!unsafe`), the credentials injected as their
+types say (the database / RabbitMQ / transport URL types' extra vars files passed with `-e @`, AWX's OpenStack
+credential as a clouds.yaml whose cloud is devstack, the machine credential's `-u root`), an inventory script,
+`--check` for check jobs, `--diff` when the template asks; run by ansible-runner with podman process isolation in the
+image `make ee` builds, every host reached with a local connection inside it. The job's persistent directory
+/var/lib/openstack_ops (what the README says to expose to jobs, AWX_ISOLATION_SHOW_PATHS) is a host directory mounted
+into the container, as AWX mounts the paths it shows: reports and backups are read there.
 
 The read-only jobs run two at a time (they only read the lab); the ones that write run one after the other.
 Not run here, because the light lab has no host for them: fix_haproxy_balance (a haproxy host with its service and
-admin socket), tune_galera (a Galera cluster), tune_nova (nova hosts with systemd units and nova.conf); the controller
-lab of molecule serves those runbooks outside AWX."""
+admin socket), tune_galera (a Galera cluster), tune_nova (nova hosts with systemd units and nova.conf). The galera
+molecule scenario's verify (extensions/molecule/galera/verify/test_workflows_awx.py) runs the fix_haproxy_balance and
+tune_galera workflows on its three Galera nodes with the same private data dirs, but without process isolation (the
+podman connection to the nodes cannot be used from inside the container): LAUNCHED_BY_MOLECULE. tune_nova's template
+is launched nowhere (NOT_SERVABLE); the nova_conf scenario runs its runbook outside AWX."""
 import concurrent.futures
 import json
-import stat
 
 import pytest
 import yaml
 
-import ansible_runner
+from tests.awx_jobs import PERSISTENT, ROOT, TEMPLATES, Jobs, run_workflow
 from tests.ee import image
 from tests.integration.test_placement_allocation import compute_hosts, new_uuid, post_allocations
 from tests.lab import NovaSeed, PlacementSeed
 from tests.lab import process
 from tests.lab.config import CONTROLLERS, DB_USERS, RABBIT_USER
-from tests.unit.extensions.awx.awx_rules import (extravars_yaml, inject_extra_vars, launch_extra_vars,
-                                                 load_definitions, plain)
 
-AWX = image.ROOT / "extensions" / "awx"
-DEFINITIONS = plain(load_definitions(AWX / "controller" / "runbooks.yml"))
-TEMPLATES = {t["name"]: t for t in DEFINITIONS["controller_templates"]}
-WORKFLOWS = {w["name"]: w for w in DEFINITIONS["controller_workflows"]}
-TYPES = {t["name"]: t for t in plain(load_definitions(AWX / "controller" / "credential_types.yml"))[
-    "controller_credential_types"]}
-PERSISTENT = "/var/lib/openstack_ops"
-SECRETS = (DB_USERS["ops"], RABBIT_USER[1])
 UNSAFE = "req-{{ 7*7 }}"
-PYTHON = "/usr/bin/python3"
-# the templates whose jobs the tests below launch (audit_placement: test_awx_ee.py), and the ones they cannot
+# the templates whose jobs the tests below launch (audit_placement: test_awx_ee.py), the ones the verify files of
+# molecule scenarios launch on their own labs (outside the execution environment), and the ones nothing launches
 LAUNCHED = {f"openstack_ops {name}" for name in (
     "audit_placement", "check_cells", "triage_instance", "diagnose_novalidhost", "checkup", "inventory_db_connections",
     "trace_request", "clean_placement", "check_cells repair", "backup_databases", "restore_databases",
     "recover_conductor", "workflow report")}
-NOT_SERVABLE = {"openstack_ops fix_haproxy_balance", "openstack_ops tune_galera", "openstack_ops tune_nova"}
+LAUNCHED_BY_MOLECULE = {
+    "openstack_ops fix_haproxy_balance": "extensions/molecule/galera/verify/test_workflows_awx.py",
+    "openstack_ops tune_galera": "extensions/molecule/galera/verify/test_workflows_awx.py"}
+NOT_SERVABLE = {"openstack_ops tune_nova"}
 
 
 @pytest.fixture(scope="module")
 def ee():
     return image.build()
-
-
-class Jobs:
-    """Launches jobs of the templates as AWX would, into one persistent directory (the job host's
-    /var/lib/openstack_ops)."""
-
-    def __init__(self, lab, tag, root):
-        self.lab, self.tag, self.root = lab, tag, root
-        self.persistent = root / "persistent"
-        self.persistent.mkdir()
-
-    def credentials(self, template):
-        """The extra vars files and environment of the template's credentials, as AWX injects them."""
-        port = self.lab.cfg.port
-        files, env = {}, {}
-        if "openstack_ops database" in template["credentials"]:
-            files["database"] = inject_extra_vars(TYPES["openstack_ops MariaDB login"], {
-                "login_host": "127.0.0.1", "login_port": str(port("mariadb")), "login_user": "ops",
-                "login_password": DB_USERS["ops"]})
-        if "openstack_ops rabbitmq" in template["credentials"]:
-            files["rabbitmq"] = inject_extra_vars(TYPES["openstack_ops RabbitMQ management login"], {
-                "login_host": "127.0.0.1", "login_port": str(port("rabbitmq_management")),
-                "login_user": RABBIT_USER[0], "login_password": RABBIT_USER[1]})
-        if "openstack_ops transport URL" in template["credentials"]:
-            files["transport"] = inject_extra_vars(TYPES["openstack_ops nova transport URL"], {
-                "transport_url": self.lab.cfg.transport_url()})
-        if "openstack_ops cloud" in template["credentials"]:
-            clouds = yaml.safe_load(self.lab.cfg.path("clouds.yaml").read_text())
-            env["OS_CLIENT_CONFIG_FILE"] = "/runner/env/tmp_clouds"
-            files["clouds"] = {"clouds": {"devstack": clouds["clouds"]["opslab"]}}
-        return files, env
-
-    def run(self, job_id, template_name, job_type="run", answers=None, artifacts=None, groups=None, mounts=()):
-        """One job; returns (status, rc, events, artifacts). groups: the inventory's {group: {host: hostvars}}
-        (localhost alone when not given); every host is reached with a local connection inside the container."""
-        template = TEMPLATES[template_name]
-        assert job_type == "run" or template.get("ask_job_type_on_launch"), "AWX refuses a check job here"
-        data = self.root / f"job-{job_id}"
-        trusted = dict(template.get("extra_vars") or {})
-        extra_vars = launch_extra_vars(template, answers)
-        extra_vars.update(artifacts or {})     # a workflow node: the ancestors' artifacts, untrusted
-        extra_vars.update(awx_job_id=job_id, awx_job_template_name=template_name,
-                          awx_job_launch_type="workflow" if artifacts is not None else "manual")
-        (data / "env").mkdir(parents=True)
-        (data / "env" / "extravars").write_text(extravars_yaml(extra_vars, trusted=trusted))
-        files, envvars = self.credentials(template)
-        cmdline = (["--check"] if job_type == "check" else []) + ["-u", "root"] + (
-            ["--diff"] if template["diff_mode"] else [])
-        for name, content in files.items():
-            path = data / "env" / f"tmp_{name}"
-            path.write_text(yaml.safe_dump(content) if name == "clouds" else extravars_yaml(content))
-            path.chmod(0o400)
-            if name != "clouds":
-                cmdline += ["-e", f"@/runner/env/tmp_{name}"]
-
-        local = {"ansible_connection": "local", "ansible_python_interpreter": PYTHON}
-        groups = groups or {"ungrouped": {"localhost": {}}}
-        inventory = {"all": {"children": sorted(groups)}, "_meta": {"hostvars": {}}}
-        for group, hosts in groups.items():
-            inventory[group] = {"hosts": sorted(hosts)}
-            for host, hostvars in hosts.items():
-                inventory["_meta"]["hostvars"][host] = dict(local, **hostvars)
-        script = data / "inventory" / "hosts"
-        script.parent.mkdir()
-        script.write_text(f"#! {PYTHON}\nimport json\nprint(json.dumps({inventory!r}))\n")
-        script.chmod(stat.S_IRWXU)
-        playbook = data / "project" / template["playbook"]
-        playbook.parent.mkdir(parents=True)
-        playbook.write_text((image.ROOT / template["playbook"]).read_text())
-
-        result = ansible_runner.run(
-            private_data_dir=str(data), playbook=template["playbook"], ident=str(job_id), quiet=True,
-            cmdline=" ".join(cmdline), envvars=dict(envvars, ANSIBLE_FORCE_COLOR="False"),
-            process_isolation=True, process_isolation_executable="podman", container_image=self.tag,
-            container_options=["--user=root", "--network=host"],
-            container_volume_mounts=[f"{self.persistent}:{PERSISTENT}:Z", *mounts])
-        events = list(result.events)
-        text = json.dumps(events)
-        for secret in SECRETS:
-            assert secret not in text, f"{template_name}: a secret is in the job's events"
-        stats = [e for e in events if e["event"] == "playbook_on_stats"]
-        return Job(result.status, result.rc, events, stats[0]["event_data"].get("artifact_data", {}) if stats else {},
-                   result.stdout.read()[-4000:])
-
-    def host_path(self, path):
-        """The host's copy of a file the job wrote under the persistent directory."""
-        assert path.startswith(PERSISTENT + "/"), path
-        return self.persistent / path[len(PERSISTENT) + 1:]
-
-    def report(self, summary):
-        return json.loads(self.host_path(summary["report"]).read_text())
-
-
-class Job:
-    def __init__(self, status, rc, events, artifacts, tail):
-        self.status, self.rc, self.events, self.artifacts, self.tail = status, rc, events, artifacts, tail
-
-    def failures(self):
-        return {e["event_data"]["task"]: e["event_data"]["res"].get("msg")
-                for e in self.events if e["event"] == "runner_on_failed"}
-
-    def changed(self):
-        return [e["event_data"]["task"] for e in self.events
-                if e["event"] == "runner_on_ok" and e["event_data"]["res"].get("changed")]
-
-    def why(self):
-        return f"status {self.status} rc {self.rc}: {self.failures()}\n{self.tail}"
 
 
 @pytest.fixture(scope="module")
@@ -182,9 +71,24 @@ def seeded(lab):
     return {"rp": rps["cmp1"], "orphan": orphan, **uuids}
 
 
+def logins(lab):
+    """The credentials the templates take, with the service lab's values, as an operator enters them in AWX."""
+    port = lab.cfg.port
+    clouds = yaml.safe_load(lab.cfg.path("clouds.yaml").read_text())
+    return {
+        "openstack_ops machine": {"username": "root"},
+        "openstack_ops database": {"login_host": "127.0.0.1", "login_port": str(port("mariadb")), "login_user": "ops",
+                                   "login_password": DB_USERS["ops"]},
+        "openstack_ops rabbitmq": {"login_host": "127.0.0.1", "login_port": str(port("rabbitmq_management")),
+                                   "login_user": RABBIT_USER[0], "login_password": RABBIT_USER[1]},
+        "openstack_ops transport URL": {"transport_url": lab.cfg.transport_url()},
+        "openstack_ops cloud": {"clouds": {"devstack": clouds["clouds"]["opslab"]}},
+    }
+
+
 @pytest.fixture(scope="module")
 def jobs(lab, ee, tmp_path_factory):
-    return Jobs(lab, ee, tmp_path_factory.mktemp("awx-jobs"))
+    return Jobs(tmp_path_factory.mktemp("awx-jobs"), logins(lab), image=ee)
 
 
 def rows(lab, query, database="nova_api"):
@@ -222,9 +126,14 @@ def read_only(jobs, seeded, lab):
 
 
 def test_every_template_is_run_here_or_named_as_not_servable():
-    """A template added later fails here until a job of it runs in this module (or test_awx_ee.py) or it is named as
-    one the light lab cannot serve."""
-    assert LAUNCHED | NOT_SERVABLE == set(TEMPLATES) and not LAUNCHED & NOT_SERVABLE
+    """A template added later fails here until a job of it runs in this module (or test_awx_ee.py), in a molecule
+    scenario's verify file (named in LAUNCHED_BY_MOLECULE, which must launch it), or it is named as one no lab
+    serves."""
+    elsewhere = set(LAUNCHED_BY_MOLECULE)
+    assert LAUNCHED | elsewhere | NOT_SERVABLE == set(TEMPLATES)
+    assert not LAUNCHED & elsewhere and not LAUNCHED & NOT_SERVABLE and not elsewhere & NOT_SERVABLE
+    for template, path in LAUNCHED_BY_MOLECULE.items():
+        assert f"run_workflow(jobs, {template!r}" in (ROOT / path).read_text().replace('"', "'"), (template, path)
 
 
 def test_check_cells_audit_job(read_only, jobs, seeded):
@@ -294,42 +203,6 @@ def test_trace_request_job_never_renders_the_survey_answer(read_only, jobs):
     assert summary["report"] == f"{PERSISTENT}/reports/job-8106/trace-request.json", summary["report"]
     text = jobs.host_path(summary["report"]).read_text()
     assert json.dumps(UNSAFE)[1:-1] in text and "req-49" not in text
-
-
-def run_workflow(jobs, name, first_id, answers=None, approve=True, stop_before=(), groups=None, after=None):
-    """A workflow job as AWX runs it: from its root node along success/failure/always edges, each job node launched
-    with the workflow's survey answers and its ancestors' artifacts (WorkflowJobNode.get_job_kwargs), approval nodes
-    approved (or denied: AWX then follows their failure and always edges). stop_before: identifiers not launched;
-    after(identifier, job): called after each job node (to look at the lab between nodes).
-    Returns {identifier: Job} in the order run."""
-    nodes = {node["identifier"]: node for node in WORKFLOWS[name]["workflow_nodes"]}
-    targets = {edge["identifier"] for node in nodes.values() for edges in node.get("related", {}).values()
-               for edge in edges}
-    [current] = [identifier for identifier in nodes if identifier not in targets]
-    done, artifacts, pending, job_id = {}, {}, [current], first_id
-    while pending:
-        identifier = pending.pop(0)
-        if identifier in stop_before:
-            continue
-        node = nodes[identifier]
-        ujt = node["unified_job_template"]
-        if ujt["type"] == "workflow_approval":
-            ok = approve
-            done[identifier] = "approved" if ok else "denied"
-        else:
-            template = TEMPLATES[ujt["name"]]
-            job = jobs.run(job_id, ujt["name"], node.get("job_type", template["job_type"]), answers=answers,
-                           artifacts=dict(artifacts), groups=groups)
-            job_id += 1
-            done[identifier] = job
-            ok = job.status == "successful"
-            artifacts.update(job.artifacts)
-            if after:
-                after(identifier, job)
-        related = node.get("related", {})
-        pending += [edge["identifier"] for edge in related.get("success_nodes" if ok else "failure_nodes", [])]
-        pending += [edge["identifier"] for edge in related.get("always_nodes", [])]
-    return done
 
 
 def allocations(lab, consumer):
