@@ -235,6 +235,6 @@ def test_the_checkup_after_the_fix_names_the_writers_fixed():
     checks = checks_of(report)
     assert checks["haproxy_galera_writers"]["status"] == "passed", checks["haproxy_galera_writers"]
     assert checks["galera_state"]["status"] == "passed"
-    assert len(report["trend"]["fixed"]) == 3 and all("haproxy_galera_writers" in str(key)
-                                                         for key in report["trend"]["fixed"]), report["trend"]
+    assert report["trend"]["fixed"] == [f"haproxy_galera_writers.multi_writer {name} mariadb" for name in NODES], (
+        report["trend"])
     assert not [key for key in report["trend"]["new"] if key.startswith(("haproxy_galera_writers", "galera_state"))]
