@@ -16,8 +16,9 @@ Not run here, because the light lab has no host for them: fix_haproxy_balance (a
 admin socket), tune_galera (a Galera cluster), tune_nova (nova hosts with systemd units and nova.conf). The galera
 molecule scenario's verify (extensions/molecule/galera/verify/test_workflows_awx.py) runs the fix_haproxy_balance and
 tune_galera workflows on its three Galera nodes with the same private data dirs, but without process isolation (the
-podman connection to the nodes cannot be used from inside the container): LAUNCHED_BY_MOLECULE. tune_nova's template
-is launched nowhere (NOT_SERVABLE); the nova_conf scenario runs its runbook outside AWX."""
+podman connection to the nodes cannot be used from inside the container), and the nova_conf scenario's
+(extensions/molecule/nova_conf/verify/test_workflows_awx.py) the tune_nova workflow on the controllers ctl1..ctl3 the
+same way: LAUNCHED_BY_MOLECULE. NOT_SERVABLE names any template no lab serves (none today)."""
 import concurrent.futures
 import json
 
@@ -40,8 +41,9 @@ LAUNCHED = {f"openstack_ops {name}" for name in (
     "recover_conductor", "workflow report")}
 LAUNCHED_BY_MOLECULE = {
     "openstack_ops fix_haproxy_balance": "extensions/molecule/galera/verify/test_workflows_awx.py",
-    "openstack_ops tune_galera": "extensions/molecule/galera/verify/test_workflows_awx.py"}
-NOT_SERVABLE = {"openstack_ops tune_nova"}
+    "openstack_ops tune_galera": "extensions/molecule/galera/verify/test_workflows_awx.py",
+    "openstack_ops tune_nova": "extensions/molecule/nova_conf/verify/test_workflows_awx.py"}
+NOT_SERVABLE = set()
 
 
 @pytest.fixture(scope="module")
