@@ -8,6 +8,7 @@ background jobs (async) whose files the run removes.
 import json
 import pathlib
 import socket
+import stat
 import time
 
 from tests.integration.ansible_runner import run_playbook
@@ -23,8 +24,10 @@ def by_id(report):
 
 
 def test_a_clean_lab_has_no_finding_and_check_mode_reports_the_same(clean_lab, tmp_path):
+    tmp_path.chmod(0o1777)     # a shared directory the report is written into (as /tmp): it keeps its mode
     rc, report = checkup(clean_lab, tmp_path / "clean.json")
     assert rc == 0, report["text"]
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o1777
     assert report["schema"] == "openstack_ops.checkup/v1"
     assert report["findings"] == [] and report["summary"]["gate_failed"] is False
     assert {c["id"]: c["status"] for c in report["checks"] if c["status"] != "not_selected"} == {
