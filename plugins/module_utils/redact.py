@@ -43,6 +43,12 @@ SECRET_NAME = re.compile(r'password|passwd|secret|token|credential|private[_-]ke
 _OPTION = re.compile(r'^(?P<key>[ \t]*(?:[#;][ \t]*)?(?P<name>[\w.-]+)[ \t]*[=:][ \t]*)(?P<value>\S(?:.*\S)?)',
                      re.MULTILINE)
 
+# An indented line that starts with user:password@host continues a multi-host URL of the line above (oslo.config's
+# continuation lines: 'transport_url = rabbit://u:p@h1:5672,' then '    u:p@h2:5672/'); mask_url sees no scheme or
+# comma before it on its line.
+_CONTINUED_URL = re.compile(r'^(?P<prefix>[ \t]+)(?P<user>[^:/@,\s]*):(?P<password>\S*?)@'
+                            r'(?=[^@\s,\'"]*(?:[\s,\'"]|$))', re.MULTILINE)
+
 # haproxy: 'stats auth <user>:<password>', and a userlist's 'user <name> password <hash>' or
 # 'user <name> insecure-password <password>' (perhaps followed by 'groups ...').
 _HAPROXY = re.compile(r'^(?P<key>[ \t]*(?:#[ \t]*)?(?:stats[ \t]+auth[ \t]+[^:\s]*:'
@@ -53,11 +59,13 @@ _HAPROXY = re.compile(r'^(?P<key>[ \t]*(?:#[ \t]*)?(?:stats[ \t]+auth[ \t]+[^:\s
 def mask_config_text(text):
     """A configuration file's text with its secrets masked, for a diff shown to the user.
 
-    Masks the password of every URL (mask_url), the value of every option whose name looks secret (SECRET_NAME),
-    commented out or not, and haproxy's C(stats auth) and userlist passwords. Only the values change: every line
-    stays where it is, so a diff of two masked texts still lines up with the file.
+    Masks the password of every URL (mask_url; a multi-host URL continued on indented lines too), the value of
+    every option whose name looks secret (SECRET_NAME), commented out or not, and haproxy's 'stats auth' and
+    userlist passwords. Only the values change: every line stays where it is, so a diff of two masked texts still
+    lines up with the file.
     """
-    text = _HAPROXY.sub(lambda match: match.group('key') + MASK, mask_url(text))
+    text = _CONTINUED_URL.sub(lambda match: f"{match.group('prefix')}{match.group('user')}:{MASK}@", mask_url(text))
+    text = _HAPROXY.sub(lambda match: match.group('key') + MASK, text)
     return _OPTION.sub(lambda match: (match.group('key') + MASK if SECRET_NAME.search(match.group('name'))
                                       else match.group(0)), text)
 

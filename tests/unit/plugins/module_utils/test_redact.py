@@ -59,6 +59,8 @@ def test_redact_masks_nested_strings_and_keeps_other_values():
     ('transport_url = rabbit://nova:pw1@ctl1:5672,nova:pw2@ctl2:5672/',
      'transport_url = rabbit://nova:********@ctl1:5672,nova:********@ctl2:5672/'),
     ('connection = mysql+pymysql://nova:pw@db/nova', 'connection = mysql+pymysql://nova:********@db/nova'),
+    ('transport_url = rabbit://nova:pw1@ctl1:5672,\n    nova:pw2@ctl2:5672,nova:pw3@ctl3:5672/',
+     'transport_url = rabbit://nova:********@ctl1:5672,\n    nova:********@ctl2:5672,nova:********@ctl3:5672/'),
     # options whose names look secret, the value to the end of the line, commented out with '#' or ';' too
     ('password = keystone pw', 'password = ********'),
     ('admin_password=pw', 'admin_password=********'),
