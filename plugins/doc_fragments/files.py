@@ -17,5 +17,9 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The file before and after.
+      - The file before and after, with its secrets masked (C(********)) on both sides - passwords in URLs (such as
+        C(transport_url) and C([database] connection)), the values of options whose names contain C(password),
+        C(passwd), C(secret), C(token), C(credential), C(private_key) or C(sst_auth) (commented out too), and
+        haproxy's C(stats auth) and userlist passwords. A change of a secret alone shows no changed line, though the
+        task still reports changed. The file written is not masked.
 '''

@@ -25,14 +25,14 @@ import time
 
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import oslo_ini
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import mask_url
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import SECRET_NAME, mask_url
 
 SIGNALS = {'SIGUSR2': signals.SIGUSR2, 'SIGUSR1': signals.SIGUSR1}
 STATES = {'R': 'running', 'S': 'sleeping', 'D': 'uninterruptible sleep', 'T': 'stopped', 't': 'tracing stop',
           'Z': 'zombie', 'X': 'dead', 'I': 'idle'}
 MASK = '***'
-# Option names whose values are masked in the report even where oslo.config did not know them as secret.
-SECRET_NAME = re.compile(r'password|passwd|secret|token|credential|private_key', re.IGNORECASE)
+# Option names whose values are masked in the report even where oslo.config did not know them as secret:
+# redact.SECRET_NAME, imported above.
 
 _RULE = '=' * 72
 _TITLE = re.compile(r'^====\s+(.*?)\s+====$')

@@ -128,6 +128,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import hapr
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import file_diff
 
 CONSEQUENCE = ('every one of them takes writes, so a read on one node may not yet see a write committed through '
                'another (seed 002: Cinder volume ids lost); one active server with the others backup sends every '
@@ -155,7 +156,7 @@ class HaproxyActiveServer(OpsModule):
                       changed_sections=[entry['name'] for entry in report if entry['changed']])
         result['msg'] = _message(report, self.check_mode)
         if self.diff_mode:
-            result['diff'] = dict(before=before, after=after, before_header=path, after_header=path)
+            result['diff'] = file_diff(before, after, path)   # stats auth and userlist passwords masked
         if result['changed'] and not self.check_mode:
             result.update(cfg.replace(self.module, path, after, self.params['validate'], backup=self.params['backup'],
                                       prefix='.haproxy_active_server.'))

@@ -128,6 +128,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import hapr
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import file_diff
 
 
 class HaproxySections(OpsModule):
@@ -151,7 +152,7 @@ class HaproxySections(OpsModule):
         result = dict(changed=after != before, sections=report, defaults=defaults,
                       changed_sections=[section['name'] for section in report if section['changed']])
         if self.diff_mode:
-            result['diff'] = dict(before=before, after=after, before_header=path, after_header=path)
+            result['diff'] = file_diff(before, after, path)   # stats auth and userlist passwords masked
         if result['changed'] and not self.check_mode:
             result.update(self._replace(path, after))
         return result

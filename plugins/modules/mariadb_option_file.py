@@ -100,6 +100,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mari
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import file_diff
 
 
 class MariadbOptionFile(OpsModule):
@@ -128,7 +129,8 @@ class MariadbOptionFile(OpsModule):
             result.update(textfile.replace(self.module, path, after_text, backup=self.params['backup'], mode=0o640,
                                            prefix='.mariadb_option_file.'))
         if self.diff_mode:
-            result['diff'] = dict(before=before_text, after=after_text, before_header=path, after_header=path)
+            # secrets masked on both sides: a change of a password alone shows no changed line, yet changed is true
+            result['diff'] = file_diff(before_text, after_text, path)
         return result
 
     @staticmethod

@@ -77,7 +77,10 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The option file before and after.
+      - The option file before and after, with its secrets masked (C(********)) on both sides - passwords in URLs
+        and the values of options whose names contain C(password), C(passwd), C(secret), C(token), C(credential),
+        C(private_key) or C(sst_auth) (such as C(wsrep_sst_auth)), commented out too. A change of a secret alone
+        shows no changed line, though the task still reports changed. The file written is not masked.
   platform:
     description: Target OS/families that can be operated against.
     support: full
@@ -158,6 +161,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import mari
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import file_diff
 
 FILE_HEADER = ('Written by openstack_ops.runbooks (mariadb_variables); values set here are also set at runtime\n'
                'when dynamic. Edit with the galera_tuning role or keep the same values by hand.')
@@ -211,7 +215,8 @@ class MariadbVariables(OpsModule):
         result.update(changed=bool(changed) or after_text != before_text, variables=entries,
                       changed_variables=changed, restart_required=bool(restart), restart_variables=restart)
         if self.diff_mode and path:
-            result['diff'] = dict(before=before_text, after=after_text, before_header=path, after_header=path)
+            # secrets masked on both sides: a change of a password alone shows no changed line, yet changed is true
+            result['diff'] = file_diff(before_text, after_text, path)
         return result
 
     @staticmethod

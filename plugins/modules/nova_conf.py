@@ -237,6 +237,7 @@ from ansible_collections.openstack_ops.runbooks.plugins.module_utils import oslo
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils import textfile
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.base import OpsModule
 from ansible_collections.openstack_ops.runbooks.plugins.module_utils.errors import OpsError
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import file_diff
 
 
 class NovaConf(OpsModule):
@@ -300,8 +301,8 @@ class NovaConf(OpsModule):
         if not config_dir:   # one file: its path and backup at the top, as other file modules return them
             result.update({key: value for key, value in files[0]['result'].items() if key in ('path', 'backup_file')})
         if self.diff_mode:
-            diffs = [dict(before=planned['before'], after=planned['after'], before_header=planned['result']['path'],
-                          after_header=planned['result']['path']) for planned in files]
+            # secrets masked on both sides: a change of a password alone shows no changed line, yet changed is true
+            diffs = [file_diff(planned['before'], planned['after'], planned['result']['path']) for planned in files]
             result['diff'] = diffs[0] if len(diffs) == 1 else diffs
         return result
 

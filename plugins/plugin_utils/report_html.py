@@ -11,9 +11,8 @@ who wants to read the page with a tool.
 
 import datetime
 import html
-import re
 
-from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, mask_url
+from ansible_collections.openstack_ops.runbooks.plugins.module_utils.redact import MASK, SECRET_NAME, mask_url
 
 KINDS = ('placement_audit', 'placement_clean', 'placement_fit', 'cells', 'conductor_recovery', 'trace', 'tuning', 'triage',
          'db_connections', 'checkup')
@@ -30,8 +29,6 @@ LIST_PER_GROUP = 10
 LIST_TOTAL = 2000
 LIST_FINDINGS_PER_TYPE = 200
 LIST_QUEUES = 500
-
-_SECRET_KEY = re.compile(r'(password|passwd|secret|token|credential)', re.IGNORECASE)
 
 CSS = """
 :root{--ok:#1a7f37;--warn:#9a6700;--bad:#cf222e;--info:#0969da;--muted:#57606a;--line:#d0d7de;--bg:#f6f8fa}
@@ -95,7 +92,7 @@ def mask(value):
     if isinstance(value, str):
         return mask_url(value)
     if isinstance(value, dict):
-        return {key: (MASK if _SECRET_KEY.search(str(key)) and item not in (None, '') and
+        return {key: (MASK if SECRET_NAME.search(str(key)) and item not in (None, '') and
                       not isinstance(item, (bool, dict, list)) else mask(item))
                 for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -141,3 +141,17 @@ def test_present_reports_allbackups_and_a_disabled_first_server_without_refusing
     config.write_text(MULTI.replace('    server ctl1', '    option allbackups\n    server ctl1'))
     rc, result = run(run_module, config, state='present')
     assert rc == 0 and result['sections'][0]['allbackups'] is True and result['changed'] is False
+
+
+def test_the_diff_masks_stats_auth_and_userlist_passwords(run_module, config):
+    secrets = ('userlist admins\n    user admin password $6$salt$hashed groups ops\n'
+               '    user op insecure-password op-pw\n\nlisten stats\n    bind :1936\n    stats auth admin:stats-pw\n\n')
+    config.write_text(secrets + MULTI)
+
+    rc, result = run(run_module, config, _ansible_check_mode=True, _ansible_diff=True)
+
+    assert rc == 0, result
+    assert result['changed'] is True and config.read_text() == secrets + MULTI
+    masked = ('userlist admins\n    user admin password ******** groups ops\n'
+              '    user op insecure-password ********\n\nlisten stats\n    bind :1936\n    stats auth admin:********\n\n')
+    assert result['diff']['before'] == masked + MULTI and result['diff']['after'] == masked + SINGLE

@@ -77,3 +77,38 @@ def test_an_unknown_wait_is_named(run_module, conf):
     rc, result = run_module(nova_conf.main, dict(path=str(conf), ensure_waits={'volume_wait': 600}))
 
     assert rc == 1 and "'volume_wait' is not a wait this module knows (known: block_device_allocate)" in result['msg']
+
+
+SECRET_CONF = ('[DEFAULT]\ntransport_url = rabbit://nova:rabbit-pw@ctl1:5672,nova:rabbit-pw2@ctl2:5672/\n\n'
+               '[database]\nconnection = mysql+pymysql://nova:db-pw@db/nova\n\n'
+               '[keystone_authtoken]\nauth_type = password\npassword = keystone-pw\n#memcache_secret_key = mc-pw\n')
+
+
+def test_the_diff_masks_every_secret_of_the_file(run_module, conf):
+    conf.write_text(SECRET_CONF)
+
+    rc, result = run_module(nova_conf.main, dict(path=str(conf), ensure_waits={'block_device_allocate': 600},
+                                                 _ansible_check_mode=True, _ansible_diff=True))
+
+    assert rc == 0, result
+    assert result['changed'] is True and conf.read_text() == SECRET_CONF
+    diff = result['diff']
+    assert diff['before_header'] == diff['after_header'] == str(conf)
+    for side in (diff['before'], diff['after']):
+        assert not any(secret in side for secret in ('rabbit-pw', 'db-pw', 'keystone-pw', 'mc-pw')), side
+        assert 'rabbit://nova:********@ctl1:5672,nova:********@ctl2:5672/' in side
+        assert 'mysql+pymysql://nova:********@db/nova' in side and 'auth_type = password\n' in side
+        assert 'password = ********\n#memcache_secret_key = ********\n' in side
+    assert 'block_device_allocate_retries = 200' in diff['after']
+
+
+def test_a_changed_secret_alone_is_changed_though_the_diff_shows_no_line(run_module, conf):
+    conf.write_text(SECRET_CONF)
+    setting = [{'section': 'keystone_authtoken', 'option': 'password', 'value': 'new-pw', 'services': ['nova-api']}]
+
+    rc, result = run_module(nova_conf.main, dict(path=str(conf), settings=setting, _ansible_diff=True))
+
+    assert rc == 0, result
+    assert result['changed'] is True and 'password = new-pw\n' in conf.read_text()   # the file is not masked
+    assert result['diff']['before'] == result['diff']['after']
+    assert 'new-pw' not in result['diff']['after'] and 'keystone-pw' not in result['diff']['before']
