@@ -36,8 +36,10 @@ def redact(value):
 
 
 # The name of an option that holds a secret (nova.conf's [keystone_authtoken] password, memcache_secret_key,
-# MariaDB's password in [client] or wsrep_sst_auth); a name containing any of these is taken as one.
-SECRET_NAME = re.compile(r'password|passwd|secret|token|credential|private[_-]key|sst[_-]auth', re.IGNORECASE)
+# [key_manager] fixed_key, MariaDB's password in [client] or wsrep_sst_auth); a name containing any of these is
+# taken as one.
+SECRET_NAME = re.compile(r'password|passwd|secret|token|credential|private[_-]key|sst[_-]auth|fixed[_-]key',
+                         re.IGNORECASE)
 
 # An INI or MariaDB option line, perhaps commented out with '#' or ';': its value runs to the end of the line.
 _OPTION = re.compile(r'^(?P<key>[ \t]*(?:[#;][ \t]*)?(?P<name>[\w.-]+)[ \t]*[=:][ \t]*)(?P<value>\S(?:.*\S)?)',
@@ -52,7 +54,7 @@ _CONTINUED_URL = re.compile(r'^(?P<prefix>[ \t]+)(?P<user>[^:/@,\s]*):(?P<passwo
 # haproxy: 'stats auth <user>:<password>', and a userlist's 'user <name> password <hash>' or
 # 'user <name> insecure-password <password>' (perhaps followed by 'groups ...').
 _HAPROXY = re.compile(r'^(?P<key>[ \t]*(?:#[ \t]*)?(?:stats[ \t]+auth[ \t]+[^:\s]*:'
-                      r'|user[ \t]+\S+[ \t]+(?:insecure-)?password[ \t]+))(?P<value>\S+)',
+                      r'|user[ \t]+\S+[ \t]+(?:insecure-)?password[ \t]+))(?P<value>"[^"\n]*"?|\S+)',
                       re.MULTILINE)
 
 

@@ -3,8 +3,8 @@
 A report or archive directory is often one an operator names (openstack_ops_report_dir=/tmp, a home directory): a
 `file: state=directory mode=0750` on it would chmod /tmp to 0750 and break every other user of it (MariaDB could no
 longer write its temporary files: found on the lab). So a directory task sets a mode only when the directory is
-missing: `mode: "{{ omit if <path> is directory else '0750' }}"` for the controller, or the same on a stat's
-`isdir` for a delegated host.
+missing: `mode: "{{ omit if <path> | expanduser is directory else '0750' }}"` for the controller (the file module
+expands `~`, the `directory` test does not), or the same on a stat's `isdir` for a delegated host.
 """
 import pathlib
 
@@ -42,5 +42,6 @@ def test_there_are_directory_tasks_to_check():
 def test_a_directory_task_sets_its_mode_only_on_a_directory_it_makes(path):
     for name, args in directory_tasks(path):
         mode = str(args.get("mode", ""))
-        assert not mode or (mode.startswith("{{ omit if ") and ("is directory" in mode or "stat.isdir" in mode)), (
+        assert not mode or (mode.startswith("{{ omit if ") and ("| expanduser is directory" in mode
+                                                                 or "stat.isdir" in mode)), (
             f"{path.name}: {name!r} sets mode {mode!r} on a directory that may exist already")

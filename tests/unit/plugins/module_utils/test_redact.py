@@ -79,6 +79,8 @@ def test_redact_masks_nested_strings_and_keeps_other_values():
     ('password = "p w"  # comment', 'password = ********'),
     # haproxy
     ('    stats auth admin:pw', '    stats auth admin:********'),
+    ('    stats auth admin:"p w"', '    stats auth admin:********'),
+    ('fixed_key = 0123abcd', 'fixed_key = ********'),
     ('    # stats auth admin:pw', '    # stats auth admin:********'),
     ('    user admin password $6$salt$hash groups ops', '    user admin password ******** groups ops'),
     ('    user op insecure-password pw', '    user op insecure-password ********'),
