@@ -42,6 +42,5 @@ def test_there_are_directory_tasks_to_check():
 def test_a_directory_task_sets_its_mode_only_on_a_directory_it_makes(path):
     for name, args in directory_tasks(path):
         mode = str(args.get("mode", ""))
-        assert not mode or (mode.startswith("{{ omit if ") and ("| expanduser is directory" in mode
-                                                                 or "stat.isdir" in mode)), (
-            f"{path.name}: {name!r} sets mode {mode!r} on a directory that may exist already")
+        guarded = mode.startswith("{{ omit if ") and ("| expanduser is directory" in mode or "stat.isdir" in mode)
+        assert not mode or guarded, f"{path.name}: {name!r} sets mode {mode!r} on a directory that may exist already"
